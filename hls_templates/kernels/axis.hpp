@@ -1,0 +1,59 @@
+// hwgen kernel library: AXI4-Stream boundary of the accelerator.
+//
+// The top function's ports are AXI4-Stream words with TLAST on the last word of every frame,
+// so that an AXI DMA ends each transfer. Inside, layers use plain packed words.
+// With Vitis HLS, ap_axiu comes from <ap_axi_sdata.h>; for g++ C simulation without it, a
+// minimal struct with the same fields stands in (the fields hwgen uses: data, keep, last).
+#ifndef HWGEN_AXIS_HPP
+#define HWGEN_AXIS_HPP
+
+#include <hls_stream.h>
+
+#include "hwgen_types.hpp"
+
+#if defined(__SYNTHESIS__) || defined(HWGEN_HAVE_AP_AXI_SDATA)
+#include <ap_axi_sdata.h>
+#else
+template <int D, int U, int TI, int TD>
+struct ap_axiu {
+    ap_uint<D> data;
+    ap_uint<(D + 7) / 8> keep;
+    ap_uint<(D + 7) / 8> strb;
+    ap_uint<1> last;
+};
+#endif
+
+namespace hwgen {
+
+// AXI words (BUS bits) carrying one packed word (BITS <= BUS) each -> internal stream.
+template <unsigned BUS, unsigned BITS, unsigned WORDS>
+void axis_to_stream(hls::stream<ap_axiu<BUS, 0, 0, 0> >& in, hls::stream<ap_uint<BITS> >& out, unsigned frames) {
+    static_assert(BITS <= BUS, "axis_to_stream: word wider than the bus");
+    for (unsigned long long i = 0; i < (unsigned long long)frames * WORDS; i++) {
+#pragma HLS PIPELINE II = 1
+        ap_axiu<BUS, 0, 0, 0> word = in.read();
+        out.write(ap_uint<BITS>(word.data(BITS - 1, 0)));
+    }
+}
+
+// Internal stream -> AXI words, TLAST on the last word of each frame.
+template <unsigned BUS, unsigned BITS, unsigned WORDS>
+void stream_to_axis(hls::stream<ap_uint<BITS> >& in, hls::stream<ap_axiu<BUS, 0, 0, 0> >& out, unsigned frames) {
+    static_assert(BITS <= BUS, "stream_to_axis: word wider than the bus");
+    unsigned w = 0;
+    for (unsigned long long i = 0; i < (unsigned long long)frames * WORDS; i++) {
+#pragma HLS PIPELINE II = 1
+        ap_axiu<BUS, 0, 0, 0> word;
+        word.data = 0;
+        word.data(BITS - 1, 0) = in.read();
+        word.keep = -1;
+        word.strb = -1;
+        word.last = (w == WORDS - 1);
+        out.write(word);
+        if (++w == WORDS) w = 0;
+    }
+}
+
+}  // namespace hwgen
+
+#endif

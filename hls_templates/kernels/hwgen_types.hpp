@@ -1,0 +1,102 @@
+// hwgen kernel library: element types.
+//
+// A stream element type is a trait struct naming its width in bits (`width`), the HLS value
+// type (`value_t`) and the parameter storage type (`store_t`). Bipolar elements are one bit
+// (0 means -1, 1 means +1); their products are computed as XNOR.
+//
+// Parameters (weights, thresholds) are stored as `store_t`: the exact ap_int/ap_uint type in
+// synthesis, a plain C integer of the same value in C simulation (`HWGEN_PARAM`), so that
+// g++ compiles large constant tables as static data. Values are identical in both: the
+// generator checks every value against the type's range.
+#ifndef HWGEN_TYPES_HPP
+#define HWGEN_TYPES_HPP
+
+#include <ap_int.h>
+#include <stdint.h>
+
+#ifdef __SYNTHESIS__
+#define HWGEN_PARAM(hls_type, c_type) hls_type
+#else
+#define HWGEN_PARAM(hls_type, c_type) c_type
+#endif
+
+namespace hwgen {
+
+template <unsigned N>
+struct Int {
+    static const unsigned width = N;
+    typedef ap_int<N> value_t;
+    static value_t decode(ap_uint<N> bits) { return value_t(bits); }
+    static ap_uint<N> encode(value_t v) { return ap_uint<N>(v); }
+};
+
+template <unsigned N>
+struct UInt {
+    static const unsigned width = N;
+    typedef ap_uint<N> value_t;
+    static value_t decode(ap_uint<N> bits) { return bits; }
+    static ap_uint<N> encode(value_t v) { return v; }
+};
+
+struct Bipolar {
+    static const unsigned width = 1;
+    typedef ap_int<2> value_t;  // -1 or +1
+    static value_t decode(ap_uint<1> bit) { return bit ? value_t(1) : value_t(-1); }
+    static ap_uint<1> encode(value_t v) { return v > 0 ? 1 : 0; }
+};
+
+// Product of an input element and a weight, both given by their bit codes.
+template <typename TI, typename TW>
+struct Mul {
+    typedef ap_int<TI::width + TW::width + 1> result_t;
+    static result_t apply(ap_uint<TI::width> x, ap_uint<TW::width> w) {
+        return result_t(TI::decode(x)) * result_t(TW::decode(w));
+    }
+};
+
+template <>
+struct Mul<Bipolar, Bipolar> {  // XNOR: +1 where the bits agree
+    typedef ap_int<2> result_t;
+    static result_t apply(ap_uint<1> x, ap_uint<1> w) { return x == w ? result_t(1) : result_t(-1); }
+};
+
+template <typename TW>
+struct Mul<Bipolar, TW> {
+    typedef ap_int<TW::width + 2> result_t;
+    static result_t apply(ap_uint<1> x, ap_uint<TW::width> w) {
+        result_t v = TW::decode(w);
+        return x ? v : result_t(-v);
+    }
+};
+
+template <typename TI>
+struct Mul<TI, Bipolar> {
+    typedef ap_int<TI::width + 2> result_t;
+    static result_t apply(ap_uint<TI::width> x, ap_uint<1> w) {
+        result_t v = TI::decode(x);
+        return w ? v : result_t(-v);
+    }
+};
+
+// Element j of a packed word.
+template <unsigned W, int N>  // int: ap_uint's own parameter type, for deduction
+inline ap_uint<W> element(const ap_uint<N>& word, unsigned j) {
+#pragma HLS INLINE
+    return word(j * W + W - 1, j * W);
+}
+
+// Iteration counters for checking the cycle model against what the loops do (C-sim only).
+#ifndef __SYNTHESIS__
+struct LoopCounter {
+    const char* name;
+    unsigned long long iterations;
+};
+void hwgen_count(const char* layer, unsigned long long iterations);
+#define HWGEN_COUNT(layer, n) hwgen_count(layer, n)
+#else
+#define HWGEN_COUNT(layer, n)
+#endif
+
+}  // namespace hwgen
+
+#endif

@@ -1,0 +1,99 @@
+// hwgen kernel library: matrix-vector-activation unit (MVAU).
+//
+// Computes, for every input vector x (MW elements) of every frame, the MH outputs
+//   acc[r] = sum_c W[r][c] * x[c]
+//   y[r]   = NT ? OUT_MIN + #{k : acc[r] >= T[r][k]} : acc[r]   (bipolar out: the bit acc >= T)
+// Folding: SIMD input elements and PE output channels per cycle, one pipelined loop of
+// VECTORS * (MH/PE) * (MW/SIMD) iterations per frame at II=1. Each input word is read from the
+// stream during the first neuron fold and replayed from a buffer during the others.
+//
+// TI, TW, TACC, TO are element traits (hwgen_types.hpp); TWS, TTS the parameter storage types.
+// Layouts (written by hwgen.codegen): weights[p][nf*SF + sf][s] holds W[nf*PE + p][sf*SIMD + s]
+// as codes of TW; thresholds[p][nf][k] holds T[nf*PE + p][k].
+#ifndef HWGEN_MVAU_HPP
+#define HWGEN_MVAU_HPP
+
+#include <hls_stream.h>
+
+#include "hwgen_types.hpp"
+
+namespace hwgen {
+
+// TO's code for an accumulator value; OUT_MIN is the code of "no threshold crossed".
+template <typename TACC, typename TO, unsigned NT, int OUT_MIN>
+struct Activation {  // multi-threshold activation
+    template <typename TT>
+    static ap_uint<TO::width> apply(typename TACC::value_t acc, const TT* thresholds) {
+#pragma HLS INLINE
+        ap_uint<16> crossed = 0;
+        for (unsigned k = 0; k < NT; k++) {
+#pragma HLS UNROLL
+            crossed += acc >= thresholds[k] ? 1 : 0;
+        }
+        return ap_uint<TO::width>(ap_int<TO::width + 17>(crossed) + OUT_MIN);
+    }
+};
+
+template <typename TACC, typename TO, int OUT_MIN>
+struct Activation<TACC, TO, 0, OUT_MIN> {  // no activation: stream the accumulator
+    template <typename TT>
+    static ap_uint<TO::width> apply(typename TACC::value_t acc, const TT*) {
+#pragma HLS INLINE
+        return ap_uint<TO::width>(acc);
+    }
+};
+
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned VECTORS,
+          typename TI, typename TW, typename TACC, typename TO, unsigned NT, int OUT_MIN,
+          typename TWS, typename TTS>
+void mvau(hls::stream<ap_uint<SIMD * TI::width> >& in, hls::stream<ap_uint<PE * TO::width> >& out,
+          const TWS weights[PE][(MH / PE) * (MW / SIMD)][SIMD], const TTS thresholds[PE][MH / PE][NT ? NT : 1],
+          unsigned frames, const char* name) {
+    static_assert(MW % SIMD == 0, "MVAU: SIMD must divide MW");
+    static_assert(MH % PE == 0, "MVAU: PE must divide MH");
+    const unsigned SF = MW / SIMD, NF = MH / PE;
+    typedef ap_uint<SIMD * TI::width> in_word_t;
+    typedef typename TACC::value_t acc_t;  // wraps modulo 2^width: exact, as the final sum fits
+
+    in_word_t buffer[SF];
+    acc_t acc[PE];
+#pragma HLS ARRAY_PARTITION variable = acc complete
+    unsigned sf = 0, nf = 0;
+    const unsigned long long total = (unsigned long long)frames * VECTORS * NF * SF;
+    HWGEN_COUNT(name, total);
+    for (unsigned long long i = 0; i < total; i++) {
+#pragma HLS PIPELINE II = 1
+        in_word_t x;
+        if (nf == 0) {
+            x = in.read();
+            buffer[sf] = x;
+        } else {
+            x = buffer[sf];
+        }
+        for (unsigned p = 0; p < PE; p++) {
+#pragma HLS UNROLL
+            acc_t sum = sf == 0 ? acc_t(0) : acc[p];
+            for (unsigned s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+                ap_uint<TW::width> w = weights[p][nf * SF + sf][s];
+                sum += Mul<TI, TW>::apply(element<TI::width>(x, s), w);
+            }
+            acc[p] = sum;
+        }
+        if (++sf == SF) {
+            ap_uint<PE * TO::width> y;
+            for (unsigned p = 0; p < PE; p++) {
+#pragma HLS UNROLL
+                y((p + 1) * TO::width - 1, p * TO::width) =
+                    Activation<TACC, TO, NT, OUT_MIN>::apply(acc[p], thresholds[p][nf]);
+            }
+            out.write(y);
+            sf = 0;
+            if (++nf == NF) nf = 0;
+        }
+    }
+}
+
+}  // namespace hwgen
+
+#endif

@@ -1,0 +1,46 @@
+"""Board descriptions from boards/*.json: part, resources, clock, shell family."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from hwgen.errors import HwgenError
+from hwgen.resources import boards as boards_dir
+
+RESOURCE_KINDS = ("LUT", "FF", "BRAM36", "URAM", "DSP")
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    description: str
+    family: str  # "zynq7000" or "zynq_us+": which block-design shell
+    part: str  # Vivado part
+    board_part: str  # Vivado board part (board preset of the processing system)
+    resources: dict  # LUT, FF, BRAM36, URAM, DSP available on the part
+    clock_mhz: float  # default PL clock the shell configures
+    utilization_cap: float  # fraction of each resource a design may use
+
+    def __post_init__(self) -> None:
+        if self.family not in ("zynq7000", "zynq_us+"):
+            raise ValueError(f"board {self.name!r}: family must be 'zynq7000' or 'zynq_us+', not {self.family!r}")
+        missing = [k for k in RESOURCE_KINDS if k not in self.resources]
+        if missing:
+            raise ValueError(f"board {self.name!r}: resources lack {', '.join(missing)}")
+        if not 0 < self.utilization_cap <= 1:
+            raise ValueError(f"board {self.name!r}: utilization_cap must be in (0, 1], not {self.utilization_cap}")
+
+
+def board_names() -> list[str]:
+    return sorted(p.stem for p in boards_dir().glob("*.json"))
+
+
+def load_board(name: str) -> Board:
+    path = boards_dir() / f"{name}.json"
+    if not path.is_file():
+        raise HwgenError(f"unknown board {name!r}", hint=f"choose one of: {', '.join(board_names())} (python -m hwgen boards)")
+    try:
+        return Board(**json.loads(path.read_text()))
+    except (TypeError, ValueError) as exc:
+        raise HwgenError(f"board file {path} is malformed: {exc}") from None

@@ -1,0 +1,307 @@
+"""The build: QONNX model -> verified C-sim accelerator and deploy folder, step by step.
+
+Each step is a function `step(build) -> None` that reads and extends the `Build` record;
+times per step go to hwgen.json. The build folder (DESIGN.md):
+    hwgen.json  model/  hls/  csim/  report/  deploy/
+`deploy/accelerator.json` is written last, after verification passed: without it the folder
+is not a finished build, and the driver refuses it.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from hwgen import __version__
+from hwgen.boards import Board, load_board
+from hwgen.errors import HwgenError
+
+STATUS_FILE = "hwgen.json"
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    model: Path | None = None  # QONNX model file; None builds the bundled digits MLP
+    board: str = "pynq-z2"  # a board of boards/ (python -m hwgen boards)
+    out_dir: Path = Path("build")  # the build folder, created or updated
+    folding: Path | None = None  # JSON folding file {layer: {"PE": p, "SIMD": s}}; None: default folding
+    verify_frames: int = 100  # frames compared against QONNX execution (IR vs C-sim: every frame)
+    seed: int = 0  # seed of the random verification inputs (models without a bundled test set)
+    clock_mhz: float | None = None  # PL clock for the estimates; None: the board's default
+
+    def __post_init__(self) -> None:
+        if self.verify_frames < 1:
+            raise HwgenError(f"verify_frames must be at least 1, not {self.verify_frames}")
+        if self.clock_mhz is not None and not 0 < self.clock_mhz <= 1000:
+            raise HwgenError(f"clock_mhz must be in (0, 1000], not {self.clock_mhz}")
+
+
+@dataclass
+class Build:
+    """What a build made; returned by hwgen.build()."""
+
+    config: BuildConfig
+    out_dir: Path
+    board: Board
+    model_name: str = ""
+    model: object = None  # cleaned qonnx ModelWrapper
+    graph: object = None  # folded DataflowGraph
+    design: dict = field(default_factory=dict)
+    csim_library: Path | None = None
+    verification: dict = field(default_factory=dict)
+    estimates: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+
+    @property
+    def accelerator_dir(self) -> Path:
+        return self.out_dir / "deploy"
+
+    def accelerator(self, backend: str = "csim"):
+        from hwgen.driver import Accelerator
+
+        return Accelerator(self.out_dir, backend=backend)
+
+
+# -- steps ------------------------------------------------------------------------------
+def step_load(b: Build) -> None:
+    from hwgen.frontend.load import load_qonnx
+
+    path = b.config.model
+    b.model = load_qonnx(path)
+    b.model.save(str(b.out_dir / "model" / "model_clean.onnx"))
+
+
+def step_lower(b: Build) -> None:
+    from hwgen.lower import lower
+
+    b.graph = lower(b.model, b.model_name)
+
+
+def step_fold(b: Build) -> None:
+    from hwgen.fold import apply_folding, default_folding, read_folding, write_folding
+    from hwgen.ir.serialize import write_graph
+
+    if b.config.folding is not None:
+        folding, source = read_folding(b.config.folding), f"folding file {b.config.folding}"
+    else:
+        folding, source = default_folding(b.graph), "default folding"
+    b.graph = apply_folding(b.graph, folding, source)
+    write_folding(b.graph, b.out_dir / "model" / "folding.json")
+    write_graph(b.graph, b.out_dir / "model")
+
+
+def step_codegen(b: Build) -> None:
+    from hwgen.codegen.render import render
+
+    b.design = render(b.graph, b.out_dir / "hls", b.out_dir / "csim")
+
+
+def step_csim(b: Build) -> None:
+    from hwgen.csim.compile import compile_library
+
+    hls, csim = b.out_dir / "hls", b.out_dir / "csim"
+    b.csim_library, cached = compile_library([hls / "top.cpp", csim / "csim.cpp"], [hls], csim / "libhwgen_csim.so", csim / "compile.log")
+    b.notes.append("C-sim library from the compile cache" if cached else "C-sim library compiled")
+
+
+def step_verify(b: Build) -> None:
+    from hwgen import verify
+    from hwgen.driver.accelerator import Accelerator
+
+    _write_metadata(b, b.out_dir / "csim" / "accelerator.json")  # C-sim can run before deploy/ exists
+    acc = Accelerator(b.out_dir / "csim", backend="csim")
+    x, labels = _verification_inputs(b)
+    levels = acc.quantize(x)
+    report = {"ir_vs_csim": verify.compare_ir_csim(b.graph, acc, levels)}
+    if not report["ir_vs_csim"]["bit_exact"]:
+        _write_json(b.out_dir / "report" / "verification.json", report)
+        raise HwgenError(f"C simulation differs from the numpy reference in {report['ir_vs_csim']['mismatches']} of "
+                         f"{report['ir_vs_csim']['elements']} elements (first: {report['ir_vs_csim']['first_mismatch']})",
+                         where="verification", hint="this is a bug in hwgen: please report it with report/verification.json and the model")
+    n = min(b.config.verify_frames, len(x))
+    golden = verify.qonnx_outputs(b.model, x[:n])
+    ours = acc.execute(x)
+    report["qonnx_vs_csim"] = verify.compare_qonnx(golden, ours[:n])
+    if labels is not None:
+        report["accuracy"] = {
+            "frames": int(len(labels)),
+            "csim": float((ours.reshape(len(ours), -1).argmax(1) == labels).mean()),
+            "qonnx_first_frames": float((golden.reshape(n, -1).argmax(1) == labels[:n]).mean()),
+            **_reference_accuracy(b),
+        }
+    _write_json(b.out_dir / "report" / "verification.json", report)
+    b.verification = report
+    q = report["qonnx_vs_csim"]
+    if q["elements_differing"] > max(1, 0.01 * q["elements"]) or q["argmax_agreement"] < 0.95:
+        raise HwgenError(
+            f"the accelerator disagrees with QONNX execution of the model on {q['elements_differing']} of {q['elements']} "
+            f"output elements (argmax agreement {q['argmax_agreement']:.1%}); more than rounding ties explain",
+            where="verification", hint="this is a bug in hwgen's lowering: please report it with report/verification.json and the model",
+        )
+
+
+def step_estimate(b: Build) -> None:
+    from hwgen.estimate import throughput
+
+    clock = b.config.clock_mhz or b.board.clock_mhz
+    b.estimates = throughput(b.graph, clock)
+    _write_json(b.out_dir / "report" / "estimates.json", b.estimates)
+
+
+def step_deploy(b: Build) -> None:
+    deploy = b.accelerator_dir
+    driver = deploy / "hwgen_driver"
+    if driver.exists():
+        shutil.rmtree(driver)
+    source = Path(__file__).parent / "driver"
+    driver.mkdir(parents=True)
+    for f in sorted(source.glob("*.py")):
+        shutil.copyfile(f, driver / f.name)
+    _write_metadata(b, deploy / "accelerator.json")
+
+
+STEPS: list[tuple[str, Callable[[Build], None]]] = [
+    ("load", step_load),
+    ("lower", step_lower),
+    ("fold", step_fold),
+    ("codegen", step_codegen),
+    ("csim", step_csim),
+    ("verify", step_verify),
+    ("estimate", step_estimate),
+    ("deploy", step_deploy),
+]
+
+
+# -- helpers ----------------------------------------------------------------------------
+def _write_json(path: Path, data) -> None:
+    from hwgen.ir.serialize import jsonable
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(jsonable(data), indent=2) + "\n")
+
+
+def _write_metadata(b: Build, path: Path) -> None:
+    """What the driver needs (deploy/accelerator.json): ports, host pre/post-processing, files."""
+    from hwgen.ir.serialize import jsonable
+
+    g, d = b.graph, b.design
+    rel = Path("..") / "csim" / "libhwgen_csim.so" if path.parent.name == "deploy" else Path("libhwgen_csim.so")
+    meta = {
+        "hwgen_version": __version__,
+        "model": b.model_name,
+        "board": b.board.name,
+        "input": {"shape": list(g.input.shape), "quant": g.input.quant, "dtype": str(g.input.dtype), "elems": g.input.elems,
+                  "per_word": d["input"].per_word, "bus": d["input"].bus, "words": d["input"].words,
+                  "layout": "the model input flattened in C order (NCHW as exported), one frame after another"},
+        "output": {"shape": list(g.output.shape), "dtype": str(g.output.dtype), "elems": g.output.elems, "ops": list(g.output.ops),
+                   "per_word": d["output"].per_word, "bus": d["output"].bus, "words": d["output"].words},
+        "csim_library": str(rel),
+        "bitstream": None,
+        "ip": "hwgen_top_0",
+        "dma": "axi_dma_0",
+        "frames_register": 0x10,
+        "folding": {l.name: {"PE": l.pe, **({"SIMD": l.simd} if hasattr(l, "simd") else {})} for l in g.foldable},
+    }
+    _write_json(path, jsonable(meta))
+
+
+def _verification_inputs(b: Build) -> tuple[np.ndarray, np.ndarray | None]:
+    if b.config.model is None or _is_default_model(b.config.model):
+        from hwgen.resources import default_model
+
+        data = np.load(default_model().parent / "test_set.npz")
+        return data["x"].astype(np.float32), data["y"]
+    from hwgen.verify import random_inputs
+
+    return random_inputs(b.graph, max(b.config.verify_frames, 64), b.config.seed), None
+
+
+def _is_default_model(path: Path) -> bool:
+    from hwgen.resources import default_model
+
+    return Path(path).resolve() == default_model().resolve()
+
+
+def _reference_accuracy(b: Build) -> dict:
+    from hwgen.resources import default_model
+
+    info = default_model().parent / "model.json"
+    if not info.is_file():
+        return {}
+    return {"torch": json.loads(info.read_text()).get("torch_test_accuracy")}
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+
+    versions = {"hwgen": __version__, "python": platform.python_version()}
+    for pkg in ("numpy", "onnx", "qonnx", "onnxruntime", "hls4ml", "jinja2"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            versions[pkg] = None
+    try:
+        versions["g++"] = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    except (OSError, IndexError):
+        versions["g++"] = None
+    return versions
+
+
+def _record(b: Build, status: str, error: str | None = None) -> None:
+    cfg = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(b.config).items()}
+    record = {"status": status, "error": error, "config": cfg, "model_name": b.model_name, "versions": _versions(),
+              "step_seconds": b.timings, "notes": b.notes + (b.graph.notes if b.graph is not None else [])}
+    _write_json(b.out_dir / STATUS_FILE, record)
+
+
+def run_build(config: BuildConfig, progress: Callable[[str], None] | None = None) -> Build:
+    """Run every step; on failure hwgen.json says "failed" and no deploy/accelerator.json exists."""
+    from hwgen.resources import default_model
+
+    board = load_board(config.board)
+    if config.model is None:
+        config = BuildConfig(**{**asdict(config), "model": default_model()})
+    out = Path(config.out_dir)
+    b = Build(config=config, out_dir=out, board=board, model_name=Path(config.model).stem if Path(config.model).stem != "model" else Path(config.model).parent.name)
+    for sub in ("model", "hls", "csim", "report", "deploy"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    (out / "deploy" / "accelerator.json").unlink(missing_ok=True)
+    _record(b, "running")
+    say = progress or (lambda _msg: None)
+    for i, (name, step) in enumerate(STEPS, 1):
+        say(f"[{i}/{len(STEPS)}] {name} ...")
+        t0 = time.perf_counter()
+        try:
+            step(b)
+        except HwgenError as exc:
+            b.timings[name] = round(time.perf_counter() - t0, 3)
+            _record(b, "failed", str(exc))
+            raise
+        except Exception:
+            b.timings[name] = round(time.perf_counter() - t0, 3)
+            _record(b, "failed", traceback.format_exc())
+            raise
+        b.timings[name] = round(time.perf_counter() - t0, 3)
+        say(f"[{i}/{len(STEPS)}] {name} done in {b.timings[name]:.2f} s")
+    _record(b, "complete")
+    return b
+
+
+def build(model_path=None, board: str = "pynq-z2", out_dir="build", folding=None, verify_frames: int = 100,
+          seed: int = 0, clock_mhz: float | None = None, verbose: bool = False) -> Build:
+    """Build an accelerator for a QONNX model (None: the bundled digits MLP) into `out_dir`."""
+    config = BuildConfig(model=Path(model_path) if model_path is not None else None, board=board, out_dir=Path(out_dir),
+                         folding=Path(folding) if folding is not None else None, verify_frames=verify_frames, seed=seed,
+                         clock_mhz=clock_mhz)
+    return run_build(config, progress=(lambda m: print(m, file=sys.stderr, flush=True)) if verbose else None)

@@ -1,0 +1,93 @@
+"""How each layer kind renders: its template context (a dict the top template reads).
+
+Every context has `kind`, `name`, `in_bits`, `out_bits` (stream word widths), the kernel
+`function` (in hls_templates/kernels) and its template arguments `targs`; the top template calls
+`hwgen::<function><targs>(in, out, <params>, frames, "<name>")`. Parameter arrays are in
+`params`, dicts rendered by params.hpp.j2.
+"""
+
+from __future__ import annotations
+
+from functools import singledispatch
+
+import numpy as np
+
+from hwgen.datatypes import DataType, Kind
+from hwgen.ir.layers import DWC, MVAU, Thresholding
+
+
+def storage(dtype: DataType) -> str:
+    """HWGEN_PARAM(synthesis type, C-sim type) of a parameter array."""
+    hls = "ap_uint<1>" if dtype.kind is Kind.BIPOLAR else f"ap_{'u' if dtype.kind is Kind.UINT else ''}int<{dtype.bits}>"
+    return f"HWGEN_PARAM({hls}, {dtype.c_storage()})"
+
+
+def c_array(values: np.ndarray) -> str:
+    """Nested C initializer of an integer array, one innermost row per line."""
+    if values.ndim == 1:
+        return "{" + ", ".join(str(int(v)) for v in values) + "}"
+    sep = ",\n" if values.ndim == 2 else ",\n\n"
+    return "{" + sep.join(c_array(v) for v in values) + "}"
+
+
+def _param(name: str, dtype: DataType, values: np.ndarray, comment: str, partition: tuple[int, ...], reshape: tuple[int, ...]) -> dict:
+    codes = dtype.encode(values).astype(np.int64) if dtype.kind is Kind.BIPOLAR else values
+    return {"name": name, "type": storage(dtype), "dims": "".join(f"[{d}]" for d in values.shape),
+            "init": c_array(codes), "comment": comment, "partition": partition, "reshape": reshape}
+
+
+def _out_min_code(dtype: DataType, out_min: int) -> int:
+    return 0 if dtype.kind is Kind.BIPOLAR else out_min
+
+
+def threshold_table(thresholds: np.ndarray, pe: int) -> np.ndarray:
+    """(C, NT) -> [PE][C/PE][NT] with channel cf*PE + p at [p][cf]."""
+    c, nt = thresholds.shape
+    return thresholds.reshape(c // pe, pe, nt).transpose(1, 0, 2)
+
+
+def weight_table(weights: np.ndarray, simd: int, pe: int) -> np.ndarray:
+    """(MH, MW) -> [PE][NF*SF][SIMD] with W[nf*PE + p][sf*SIMD + s] at [p][nf*SF + sf][s]."""
+    mh, mw = weights.shape
+    nf, sf = mh // pe, mw // simd
+    return weights.reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3).reshape(pe, nf * sf, simd)
+
+
+@singledispatch
+def layer_context(layer) -> dict:
+    raise NotImplementedError(f"no template context for layer kind {type(layer).__name__}")
+
+
+@layer_context.register
+def _(layer: MVAU) -> dict:
+    nt = 0 if layer.thresholds is None else layer.thresholds.shape[1]
+    w = _param(f"{layer.name}_weights", layer.w_dtype, weight_table(layer.weights, layer.simd, layer.pe),
+               f"{layer.mh}x{layer.mw} {layer.w_dtype} weights as [PE][tiles][SIMD]", (1,), (3,))
+    if nt:
+        t = _param(f"{layer.name}_thresholds", layer.acc_dtype, threshold_table(layer.thresholds, layer.pe),
+                   f"{nt} thresholds per channel as [PE][neuron folds][k], {layer.acc_dtype}", (1,), (3,))
+    else:
+        t = _param(f"{layer.name}_thresholds", layer.acc_dtype, np.zeros((layer.pe, layer.mh // layer.pe, 1), np.int64),
+                   "unused: this layer streams its accumulator", (), ())
+    targs = [layer.mw, layer.mh, layer.simd, layer.pe, layer.vectors, layer.in_dtype.hls(), layer.w_dtype.hls(),
+             layer.acc_dtype.hls(), layer.out_dtype.hls(), nt, _out_min_code(layer.out_dtype, layer.out_min)]
+    return {"kind": "MVAU", "name": layer.name, "function": "mvau", "targs": targs, "params": [w, t],
+            "in_bits": layer.simd * layer.in_dtype.bits, "out_bits": layer.pe * layer.out_dtype.bits}
+
+
+@layer_context.register
+def _(layer: Thresholding) -> dict:
+    nt = layer.thresholds.shape[1]
+    t = _param(f"{layer.name}_thresholds", layer.threshold_dtype, threshold_table(layer.thresholds, layer.pe),
+               f"{nt} thresholds per channel as [PE][channel folds][k], {layer.threshold_dtype}", (1,), (3,))
+    targs = [layer.channels, layer.pe, layer.vectors, layer.in_dtype.hls(), layer.out_dtype.hls(), nt,
+             _out_min_code(layer.out_dtype, layer.out_min)]
+    return {"kind": "Thresholding", "name": layer.name, "function": "thresholding", "targs": targs, "params": [t],
+            "in_bits": layer.pe * layer.in_dtype.bits, "out_bits": layer.pe * layer.out_dtype.bits}
+
+
+@layer_context.register
+def _(layer: DWC) -> dict:
+    targs = [layer.dtype.bits, layer.in_elems, layer.out_elems, layer.elems]
+    return {"kind": "DWC", "name": layer.name, "function": "dwc", "targs": targs, "params": [],
+            "in_bits": layer.in_elems * layer.dtype.bits, "out_bits": layer.out_elems * layer.dtype.bits}

@@ -1,0 +1,86 @@
+"""Compile generated C++ into a C-sim shared library with g++, cached by content hash.
+
+ap_int.h / hls_stream.h come from `$XILINX_HLS/include` when XILINX_HLS is set (a Vitis HLS
+install), otherwise from the hls4ml package's copy (templates/vivado/ap_types). The toolchain
+is resolved here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from hwgen.errors import HwgenError, ToolError
+from hwgen.resources import kernels
+
+CXXFLAGS = ("-std=c++14", "-O2", "-fPIC", "-shared", "-w")
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    cxx: str
+    ap_include: Path
+    ap_source: str  # "Vitis HLS ($XILINX_HLS)" or "hls4ml <version>"
+
+
+def find_toolchain() -> Toolchain:
+    cxx = os.environ.get("CXX") or shutil.which("g++")
+    if not cxx:
+        raise HwgenError("g++ was not found on PATH", hint="install a C++ compiler (e.g. apt-get install g++) or set CXX")
+    xilinx = os.environ.get("XILINX_HLS")
+    if xilinx and (Path(xilinx) / "include" / "ap_int.h").is_file():
+        return Toolchain(cxx, Path(xilinx) / "include", f"Vitis HLS ({xilinx})")
+    try:
+        import hls4ml  # noqa: F401  (only its header files are used)
+    except ImportError:
+        raise HwgenError("no ap_int.h found: XILINX_HLS is not set and hls4ml is not installed",
+                         hint="pip install hls4ml (it ships the ap_types headers), or set XILINX_HLS") from None
+    import importlib.metadata
+
+    path = Path(hls4ml.__file__).parent / "templates" / "vivado" / "ap_types"
+    if not (path / "ap_int.h").is_file():
+        raise HwgenError(f"hls4ml is installed but {path}/ap_int.h is missing", hint="reinstall hls4ml")
+    return Toolchain(cxx, path, f"hls4ml {importlib.metadata.version('hls4ml')}")
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("HWGEN_CACHE_DIR") or Path.home() / ".cache" / "hwgen") / "csim"
+
+
+def _digest(sources: list[Path], include_dirs: list[Path], toolchain: Toolchain, flags: tuple[str, ...]) -> str:
+    h = hashlib.sha256()
+    h.update(" ".join((toolchain.cxx, str(toolchain.ap_include), *flags)).encode())
+    for path in sources + sorted(p for d in include_dirs for p in d.glob("*.h*")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:24]
+
+
+def compile_library(sources: list[Path], include_dirs: list[Path], output: Path, log: Path) -> tuple[Path, bool]:
+    """g++ `sources` into the shared library `output`; returns (path, whether the cache had it)."""
+    toolchain = find_toolchain()
+    include_dirs = [kernels(), *include_dirs]
+    flags = CXXFLAGS
+    cached = cache_dir() / f"{_digest(sources, include_dirs, toolchain, flags)}.so"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if cached.is_file():
+        shutil.copyfile(cached, output)
+        log.write_text(f"cache hit: {cached}\n")
+        return output, True
+    cmd = [toolchain.cxx, *flags, *(f"-I{d}" for d in include_dirs), f"-I{toolchain.ap_include}",
+           *(str(s) for s in sources), "-o", str(output)]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    log.write_text(f"$ {' '.join(cmd)}\n\n{result.stdout}{result.stderr}")
+    if result.returncode != 0:
+        errors = [l for l in result.stderr.splitlines() if "error" in l][:15] or result.stderr.splitlines()[-15:]
+        raise ToolError(f"g++ failed to compile the C simulation (exit {result.returncode}):\n" + "\n".join(errors),
+                        where=str(log), hint="this is a bug in hwgen's generated code if the model was accepted; please report it with the log")
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+    shutil.copyfile(output, tmp)
+    os.replace(tmp, cached)
+    return output, False

@@ -1,0 +1,101 @@
+"""Backends move packed frames through the accelerator: `run(bytes (N, in bytes), N) -> bytes (N, out bytes)`."""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+import numpy as np
+
+CSIM_ERRORS = {
+    1: "the accelerator left input words unread",
+    2: "the accelerator produced fewer output words than expected",
+    3: "TLAST was not on the last word of a frame",
+    4: "the accelerator produced more output words than expected",
+}
+
+
+class CSimBackend:
+    """The C simulation of the generated C++ (a g++-built shared library), fed the DMA's bytes."""
+
+    def __init__(self, library: Path, meta: dict):
+        if not Path(library).is_file():
+            raise FileNotFoundError(f"C-sim library {library} not found: run the build's csim step (python -m hwgen build ...)")
+        self.lib = ctypes.CDLL(str(Path(library).resolve()))
+        self.lib.hwgen_run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint]
+        self.lib.hwgen_run.restype = ctypes.c_int
+        self.lib.hwgen_iterations.argtypes = [ctypes.c_char_p]
+        self.lib.hwgen_iterations.restype = ctypes.c_ulonglong
+        for name in ("hwgen_in_bus", "hwgen_in_words", "hwgen_out_bus", "hwgen_out_words"):
+            getattr(self.lib, name).restype = ctypes.c_uint
+        i, o = meta["input"], meta["output"]
+        found = (self.lib.hwgen_in_bus(), self.lib.hwgen_in_words(), self.lib.hwgen_out_bus(), self.lib.hwgen_out_words())
+        expected = (i["bus"], i["words"], o["bus"], o["words"])
+        if found != expected:
+            raise RuntimeError(f"C-sim library {library} has ports (in bus, in words, out bus, out words) {found}, the metadata says {expected}: rebuild")
+        self.in_bytes = i["words"] * i["bus"] // 8
+        self.out_bytes = o["words"] * o["bus"] // 8
+
+    def run(self, data: np.ndarray, frames: int) -> np.ndarray:
+        data = np.ascontiguousarray(data, dtype=np.uint8)
+        if data.shape != (frames, self.in_bytes):
+            raise ValueError(f"input buffer must be ({frames}, {self.in_bytes}) bytes, not {data.shape}")
+        out = np.zeros((frames, self.out_bytes), dtype=np.uint8)
+        code = self.lib.hwgen_run(data.ctypes.data, out.ctypes.data, frames)
+        if code:
+            raise RuntimeError(f"C simulation failed: {CSIM_ERRORS.get(code, f'error code {code}')}")
+        return out
+
+    def iterations(self, layer: str) -> int:
+        """Loop iterations the layer's kernel ran since the library was loaded (C-sim counters)."""
+        return int(self.lib.hwgen_iterations(layer.encode()))
+
+    def reset_iterations(self) -> None:
+        self.lib.hwgen_reset_iterations()
+
+
+class PynqBackend:
+    """The bitstream on a PYNQ board: AXI DMA in and out, frame count in the IP's control registers."""
+
+    def __init__(self, folder: Path, meta: dict, bitfile: str | None = None):
+        bit = Path(folder) / (bitfile or meta.get("bitstream") or "")
+        if not meta.get("bitstream") and bitfile is None:
+            raise FileNotFoundError(
+                "this build has no bitstream (Vitis HLS / Vivado did not run): use backend='csim', "
+                "or finish the build on a machine with the Xilinx tools"
+            )
+        if not bit.is_file() or not bit.with_suffix(".hwh").is_file():
+            raise FileNotFoundError(f"{bit} and {bit.with_suffix('.hwh')} must both exist (PYNQ's Overlay needs the .hwh beside the .bit)")
+        import pynq  # on the board only
+
+        self._pynq = pynq
+        self.overlay = pynq.Overlay(str(bit))
+        self.dma = getattr(self.overlay, meta.get("dma", "axi_dma_0"))
+        self.ip = getattr(self.overlay, meta.get("ip", "hwgen_top_0"))
+        i, o = meta["input"], meta["output"]
+        self.in_bytes = i["words"] * i["bus"] // 8
+        self.out_bytes = o["words"] * o["bus"] // 8
+        self.frames_offset = meta.get("frames_register", 0x10)
+        self._buffers = (0, None, None)
+
+    def _buffers_for(self, frames: int):
+        if self._buffers[0] < frames:
+            self._buffers = (
+                frames,
+                self._pynq.allocate(shape=(frames, self.in_bytes), dtype=np.uint8),
+                self._pynq.allocate(shape=(frames, self.out_bytes), dtype=np.uint8),
+            )
+        return self._buffers[1], self._buffers[2]
+
+    def run(self, data: np.ndarray, frames: int) -> np.ndarray:
+        ibuf, obuf = self._buffers_for(frames)
+        ibuf[:frames] = data
+        ibuf.flush()
+        self.ip.write(self.frames_offset, frames)
+        self.ip.write(0x00, 0x01)  # ap_start
+        self.dma.recvchannel.transfer(obuf, nbytes=frames * self.out_bytes)
+        self.dma.sendchannel.transfer(ibuf, nbytes=frames * self.in_bytes)
+        self.dma.sendchannel.wait()
+        self.dma.recvchannel.wait()
+        obuf.invalidate()
+        return np.array(obuf[:frames])

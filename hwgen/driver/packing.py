@@ -1,0 +1,84 @@
+"""Element codes and AXI-stream word packing, numpy only (runs on the board's Python).
+
+A frame of E elements travels as E / per_word words of `bus` bits; element j of a word sits
+at bits [j*bits, (j+1)*bits), unused high bits are zero, words are little-endian bytes.
+Data types are strings: "int4", "uint8", "bipolar" (-1 stored as 0, +1 as 1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def parse_dtype(dtype: str) -> tuple[str, int]:
+    """'int4' -> ('int', 4); 'bipolar' -> ('bipolar', 1)."""
+    if dtype == "bipolar":
+        return "bipolar", 1
+    for kind in ("uint", "int"):
+        if dtype.startswith(kind) and dtype[len(kind):].isdigit():
+            return kind, int(dtype[len(kind):])
+    raise ValueError(f"data type must be like 'int4', 'uint8' or 'bipolar', not {dtype!r}")
+
+
+def value_range(dtype: str) -> tuple[int, int]:
+    kind, bits = parse_dtype(dtype)
+    if kind == "bipolar":
+        return -1, 1
+    if kind == "int":
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+def encode(values: np.ndarray, dtype: str) -> np.ndarray:
+    """Integer values -> unsigned codes (uint64); raises ValueError when a value does not fit."""
+    kind, bits = parse_dtype(dtype)
+    values = np.asarray(values, dtype=np.int64)
+    lo, hi = value_range(dtype)
+    if values.size and (values.min() < lo or values.max() > hi or (kind == "bipolar" and np.any(values == 0))):
+        raise ValueError(f"values in [{values.min()}, {values.max()}] do not fit {dtype}")
+    if kind == "bipolar":
+        return (values > 0).astype(np.uint64)
+    return values.astype(np.uint64) & np.uint64((1 << bits) - 1 if bits < 64 else ~0)
+
+
+def decode(codes: np.ndarray, dtype: str) -> np.ndarray:
+    """Unsigned codes -> integer values (int64)."""
+    kind, bits = parse_dtype(dtype)
+    codes = np.asarray(codes, dtype=np.uint64)
+    if bits < 64:
+        codes = codes & np.uint64((1 << bits) - 1)
+    if kind == "bipolar":
+        return codes.astype(np.int64) * 2 - 1
+    values = codes.astype(np.int64)
+    if kind == "int" and bits < 64:
+        values = np.where(values >= (1 << (bits - 1)), values - (1 << bits), values)
+    return values
+
+
+def pack(values: np.ndarray, dtype: str, per_word: int, bus: int) -> np.ndarray:
+    """(frames, E) integer values -> (frames, E/per_word * bus/8) uint8 bytes."""
+    values = np.asarray(values)
+    frames, elems = values.shape
+    _, bits = parse_dtype(dtype)
+    if elems % per_word or per_word * bits > bus or bus % 8:
+        raise ValueError(f"cannot pack {elems} x {dtype} as {per_word} per {bus}-bit word")
+    words = elems // per_word
+    codes = encode(values, dtype).reshape(frames, words, per_word)
+    shifts = np.arange(bits, dtype=np.uint64)
+    bitplanes = ((codes[..., None] >> shifts) & np.uint64(1)).astype(np.uint8)  # (f, w, per_word, bits)
+    bitplanes = bitplanes.reshape(frames, words, per_word * bits)
+    if per_word * bits < bus:
+        bitplanes = np.concatenate([bitplanes, np.zeros((frames, words, bus - per_word * bits), np.uint8)], axis=2)
+    return np.packbits(bitplanes, axis=2, bitorder="little").reshape(frames, words * (bus // 8))
+
+
+def unpack(data: np.ndarray, dtype: str, per_word: int, bus: int, elems: int) -> np.ndarray:
+    """(frames, words * bus/8) uint8 bytes -> (frames, elems) integer values."""
+    _, bits = parse_dtype(dtype)
+    data = np.asarray(data, dtype=np.uint8)
+    frames = data.shape[0]
+    words = elems // per_word
+    bitplanes = np.unpackbits(data.reshape(frames, words, bus // 8), axis=2, bitorder="little")
+    bitplanes = bitplanes[:, :, : per_word * bits].reshape(frames, words, per_word, bits).astype(np.uint64)
+    codes = (bitplanes << np.arange(bits, dtype=np.uint64)).sum(axis=3, dtype=np.uint64)
+    return decode(codes.reshape(frames, elems), dtype)

@@ -1,0 +1,50 @@
+"""Check that every node of a cleaned QONNX model is one hwgen can map, naming all that are not."""
+
+from __future__ import annotations
+
+from hwgen.errors import UnsupportedModelError
+
+# op type -> what it may come from in Brevitas/PyTorch (for the error message)
+SUPPORTED_OPS: dict[str, str] = {
+    "Quant": "QuantIdentity / QuantReLU / QuantHardTanh activations, quantized weights and biases",
+    "BipolarQuant": "bipolar (1-bit) activations and weights",
+    "MatMul": "QuantLinear",
+    "Gemm": "QuantLinear",
+    "Add": "bias, constant offsets",
+    "Sub": "constant offsets",
+    "Mul": "constant scales",
+    "Div": "constant scales",
+    "BatchNormalization": "BatchNorm1d",
+    "Relu": "QuantReLU (with its quantizer)",
+    "Clip": "HardTanh (with a quantizer after it)",
+    "Flatten": "Flatten",
+    "Reshape": "Flatten / view",
+    "Identity": "Identity",
+    "Dropout": "Dropout (inference: identity)",
+}
+
+_HINTS = {
+    "Conv": "convolutions are not supported yet (issue: convolutional networks); use QuantLinear layers",
+    "MaxPool": "pooling is not supported yet; hwgen currently maps fully-connected networks",
+    "Sigmoid": "replace it by a quantized HardTanh (as LPYOLO does) or apply it on the host",
+    "Tanh": "replace it by a quantized HardTanh",
+    "Softmax": "remove it from the exported model; argmax is unchanged and the host can apply it",
+    "LogSoftmax": "remove it from the exported model; argmax is unchanged and the host can apply it",
+    "Trunc": "QuantAvgPool / truncation is not supported yet",
+}
+
+
+def check_supported(model) -> None:
+    """Raise one UnsupportedModelError listing every unsupported node (name, op type, hint)."""
+    bad = [node for node in model.graph.node if node.op_type not in SUPPORTED_OPS]
+    if not bad:
+        return
+    lines = []
+    for node in bad:
+        hint = _HINTS.get(node.op_type, "no hardware mapping for this operator")
+        lines.append(f"  - node {node.name!r} (op {node.op_type}): {hint}")
+    supported = ", ".join(sorted(SUPPORTED_OPS))
+    raise UnsupportedModelError(
+        f"{len(bad)} unsupported node{'s' if len(bad) > 1 else ''} in the model:\n" + "\n".join(lines),
+        hint=f"supported ONNX ops: {supported}",
+    )

@@ -1,0 +1,69 @@
+"""The dataflow graph: a chain of streaming layers plus what the host does around it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hwgen.datatypes import DataType
+from hwgen.ir.layers import FOLDABLE_KINDS, Layer
+
+
+@dataclass(frozen=True)
+class HostInput:
+    """The model input as the host sees it: float tensor in, integer stream out.
+
+    `quant` is the input quantizer as a driver op dict (see hwgen.driver.ops); the host
+    computes its integer levels in float32, exactly as QONNX does, and streams them.
+    """
+
+    shape: tuple[int, ...]  # the original model's input shape (batch 1)
+    quant: dict
+    dtype: DataType  # stream element type of the integer levels
+    elems: int  # elements per frame
+
+
+@dataclass(frozen=True)
+class HostOutput:
+    """The model output: the last layer's integer stream, then float ops on the host."""
+
+    shape: tuple[int, ...]  # the original model's output shape (batch 1)
+    dtype: DataType
+    elems: int
+    ops: tuple[dict, ...] = ()  # hwgen.driver.ops applied to the integers (float64)
+
+
+@dataclass
+class DataflowGraph:
+    layers: list[Layer]
+    input: HostInput
+    output: HostOutput
+    model_name: str = "model"
+    notes: list[str] = field(default_factory=list)  # what the lowering decided, for the report
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(f"no layer named {name!r}; layers are {', '.join(l.name for l in self.layers)}")
+
+    @property
+    def foldable(self) -> list[Layer]:
+        return [l for l in self.layers if isinstance(l, FOLDABLE_KINDS)]
+
+    def check(self) -> None:
+        """Consecutive layers agree on element type and count; words are re-sized by DWCs."""
+        prev_dtype, prev_elems, prev_word, prev_name = self.input.dtype, self.input.elems, None, "input"
+        for layer in self.layers:
+            if layer.in_dtype != prev_dtype or layer.frame_in != prev_elems:
+                raise ValueError(
+                    f"layer {layer.name!r} expects {layer.frame_in} x {layer.in_dtype} per frame, "
+                    f"{prev_name!r} produces {prev_elems} x {prev_dtype}"
+                )
+            if prev_word is not None and layer.in_elems != prev_word:
+                raise ValueError(
+                    f"layer {layer.name!r} reads words of {layer.in_elems} elements, "
+                    f"{prev_name!r} writes words of {prev_word}: a DWC is missing"
+                )
+            prev_dtype, prev_elems, prev_word, prev_name = layer.out_dtype, layer.frame_out, layer.out_elems, layer.name
+        if prev_dtype != self.output.dtype or prev_elems != self.output.elems:
+            raise ValueError(f"graph output expects {self.output.elems} x {self.output.dtype}, last layer gives {prev_elems} x {prev_dtype}")

@@ -1,0 +1,37 @@
+"""QONNX model -> dataflow graph (see walk.py for how)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hwgen.errors import UnsupportedModelError
+from hwgen.frontend.check import check_supported
+from hwgen.ir.graph import DataflowGraph
+from hwgen.lower.handlers import HANDLERS
+from hwgen.lower.values import Const, FloatInput
+from hwgen.lower.walk import Walk
+
+
+def lower(model, name: str = "model") -> DataflowGraph:
+    """Map a cleaned QONNX ModelWrapper (hwgen.frontend.load_qonnx) to a dataflow graph.
+
+    Layers come out unfolded (PE = SIMD = 1); hwgen.fold sets the folding.
+    """
+    from qonnx.transformation.general import SortGraph
+
+    check_supported(model)
+    model = model.transform(SortGraph())
+    uses = Counter(name for node in model.graph.node for name in node.input)
+    walk = Walk(model, name)
+    inp = model.graph.input[0].name
+    walk.values[inp] = FloatInput(walk.shape(inp))
+    for node in model.graph.node:
+        value = HANDLERS[node.op_type](walk, node)
+        if uses[node.output[0]] > 1 and not isinstance(value, Const):
+            raise UnsupportedModelError(
+                f"output {node.output[0]!r} feeds {uses[node.output[0]]} nodes; branching graphs are not supported yet",
+                where=f"node {node.name!r} ({node.op_type})",
+            )
+        walk.values[node.output[0]] = value
+    return walk.finish(model.graph.output[0].name)
+

@@ -1,0 +1,74 @@
+"""What the lowering knows about each tensor of the QONNX graph.
+
+The lowering walks the graph once, in topological order, and keeps for every tensor either
+  - a `Const`: a value known at compile time (weights, biases, scales), with the integer levels
+    and scale when it came out of a quantizer, or
+  - a `Signal`: a tensor computed on the accelerator, described as float ops applied to the
+    integers of a hardware stream (or of a pending MVAU's accumulator).
+Float ops are hwgen.driver.ops dicts, evaluated in float64, with channel parameters along the
+last axis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from hwgen.datatypes import DataType
+
+
+@dataclass(frozen=True, eq=False)
+class Const:
+    value: np.ndarray  # float64
+    level: np.ndarray | None = None  # integer levels, when produced by Quant/BipolarQuant
+    scale: np.ndarray | None = None
+    zero: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class PendingMVAU:
+    """A MatMul whose activation is not known yet (the next quantizer decides thresholds)."""
+
+    node: str  # the ONNX node it came from
+    weights: np.ndarray  # (mh, mw) integers
+    in_dtype: DataType
+
+
+@dataclass(frozen=True, eq=False)
+class Signal:
+    """value = ops(integers), integers of channel c in [lo[c], hi[c]] (scalars: all channels)."""
+
+    shape: tuple[int, ...]  # the ONNX tensor's shape
+    source: str | PendingMVAU  # a layer name, "input", or a pending MVAU's accumulator
+    dtype: DataType  # the integers' stream type (accumulator type for a pending MVAU)
+    lo: np.ndarray
+    hi: np.ndarray
+    ops: tuple[dict, ...] = ()
+
+    @property
+    def channels(self) -> int:
+        return self.shape[-1] if len(self.shape) == 2 else int(np.prod(self.shape[1:]))
+
+    @property
+    def is_affine(self) -> bool:
+        return all(op["op"] == "affine" for op in self.ops)
+
+    def then(self, op: dict) -> "Signal":
+        """Append a float op, merging consecutive affine ops."""
+        if op["op"] == "affine" and self.ops and self.ops[-1]["op"] == "affine":
+            last = self.ops[-1]
+            merged = affine(np.asarray(op["mul"]) * last["mul"], np.asarray(op["mul"]) * last["add"] + op["add"])
+            return replace(self, ops=self.ops[:-1] + (merged,))
+        return replace(self, ops=self.ops + (op,))
+
+
+def affine(mul, add) -> dict:
+    return {"op": "affine", "mul": np.asarray(mul, dtype=np.float64), "add": np.asarray(add, dtype=np.float64)}
+
+
+class FloatInput:
+    """The model's float input before the host quantizes it."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        self.shape = shape

@@ -1,0 +1,34 @@
+"""Where hwgen's non-Python files are: the HLS templates, board files and bundled models.
+
+In a source checkout they sit at the top of the repository; in an installed wheel they are
+inside the package (pyproject.toml force-includes them as hwgen/_resources/).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _find(name: str) -> Path:
+    for candidate in (_PACKAGE / "_resources" / name, _PACKAGE.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"hwgen's {name}/ folder is missing from {_PACKAGE} and its parent: the installation is incomplete")
+
+
+def hls_templates() -> Path:
+    return _find("hls_templates")
+
+
+def kernels() -> Path:
+    return hls_templates() / "kernels"
+
+
+def boards() -> Path:
+    return _find("boards")
+
+
+def default_model() -> Path:
+    return _PACKAGE / "data" / "digits_mlp" / "model.onnx"

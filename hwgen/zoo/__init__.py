@@ -1,0 +1,1 @@
+"""Model zoo: small Brevitas-quantized reference networks (needs the ``train`` extra)."""
