@@ -108,10 +108,11 @@ def step_codegen(b: Build) -> None:
 
 
 def step_csim(b: Build) -> None:
+    from hwgen.codegen.render import include_dirs
     from hwgen.csim.compile import compile_library
 
     hls, csim = b.out_dir / "hls", b.out_dir / "csim"
-    b.csim_library, cached = compile_library([hls / "top.cpp", csim / "csim.cpp"], [hls], csim / "libhwgen_csim.so", csim / "compile.log")
+    b.csim_library, cached = compile_library([hls / "top.cpp", csim / "csim.cpp"], include_dirs(hls), csim / "libhwgen_csim.so", csim / "compile.log")
     b.notes.append("C-sim library from the compile cache" if cached else "C-sim library compiled")
 
 

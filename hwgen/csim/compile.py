@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hwgen.errors import HwgenError, ToolError
-from hwgen.resources import kernels
 
 CXXFLAGS = ("-std=c++14", "-O2", "-fPIC", "-shared", "-w")
 
@@ -63,7 +62,6 @@ def _digest(sources: list[Path], include_dirs: list[Path], toolchain: Toolchain,
 def compile_library(sources: list[Path], include_dirs: list[Path], output: Path, log: Path) -> tuple[Path, bool]:
     """g++ `sources` into the shared library `output`; returns (path, whether the cache had it)."""
     toolchain = find_toolchain()
-    include_dirs = [kernels(), *include_dirs]
     flags = CXXFLAGS
     cached = cache_dir() / f"{_digest(sources, include_dirs, toolchain, flags)}.so"
     output.parent.mkdir(parents=True, exist_ok=True)
