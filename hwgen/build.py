@@ -27,6 +27,7 @@ from hwgen.boards import Board, load_board
 from hwgen.errors import HwgenError
 
 STATUS_FILE = "hwgen.json"
+REFERENCE_FRAMES = 32  # inputs + C-sim outputs shipped in deploy/ for the on-board self-check
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Build:
     csim_library: Path | None = None
     verification: dict = field(default_factory=dict)
     estimates: dict = field(default_factory=dict)
+    reference_io: dict = field(default_factory=dict)  # a few inputs and their C-sim outputs
     timings: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
 
@@ -125,6 +127,7 @@ def step_verify(b: Build) -> None:
     x, labels = _verification_inputs(b)
     levels = acc.quantize(x)
     report = {"ir_vs_csim": verify.compare_ir_csim(b.graph, acc, levels)}
+    b.reference_io = {"x": x[:REFERENCE_FRAMES], "y_int": acc.execute_integers(levels[:REFERENCE_FRAMES])}
     if not report["ir_vs_csim"]["bit_exact"]:
         _write_json(b.out_dir / "report" / "verification.json", report)
         raise HwgenError(f"C simulation differs from the numpy reference in {report['ir_vs_csim']['mismatches']} of "
@@ -161,14 +164,21 @@ def step_estimate(b: Build) -> None:
 
 
 def step_deploy(b: Build) -> None:
+    """deploy/: driver package, metadata, notebooks, reference inputs/outputs: copy it to the board."""
+    from hwgen.resources import default_model, notebooks
+
     deploy = b.accelerator_dir
     driver = deploy / "hwgen_driver"
     if driver.exists():
         shutil.rmtree(driver)
-    source = Path(__file__).parent / "driver"
     driver.mkdir(parents=True)
-    for f in sorted(source.glob("*.py")):
+    for f in sorted((Path(__file__).parent / "driver").glob("*.py")):
         shutil.copyfile(f, driver / f.name)
+    np.savez(deploy / "reference_io.npz", **b.reference_io)
+    shutil.copyfile(notebooks() / "check_accelerator.ipynb", deploy / "check_accelerator.ipynb")
+    if _is_default_model(b.config.model):
+        shutil.copyfile(notebooks() / "digits_classification.ipynb", deploy / "digits_classification.ipynb")
+        shutil.copyfile(default_model().parent / "test_set.npz", deploy / "test_set.npz")
     _write_metadata(b, deploy / "accelerator.json")
 
 
@@ -218,7 +228,7 @@ def _write_metadata(b: Build, path: Path) -> None:
 
 
 def _verification_inputs(b: Build) -> tuple[np.ndarray, np.ndarray | None]:
-    if b.config.model is None or _is_default_model(b.config.model):
+    if _is_default_model(b.config.model):
         from hwgen.resources import default_model
 
         data = np.load(default_model().parent / "test_set.npz")

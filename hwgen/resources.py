@@ -1,4 +1,4 @@
-"""Where hwgen's non-Python files are: the HLS templates, board files and bundled models.
+"""Where hwgen's non-Python files are: HLS templates, board files, notebooks, bundled models.
 
 In a source checkout they sit at the top of the repository; in an installed wheel they are
 inside the package (pyproject.toml force-includes them as hwgen/_resources/).
@@ -28,6 +28,10 @@ def kernels() -> Path:
 
 def boards() -> Path:
     return _find("boards")
+
+
+def notebooks() -> Path:
+    return _find("notebooks")
 
 
 def default_model() -> Path:
