@@ -25,6 +25,10 @@ namespace hwgen {
 template <unsigned N>
 struct Int {
     static const unsigned width = N;
+    static const long long min = -(1LL << (N - 1)), max = (1LL << (N - 1)) - 1;
+    static long long native(unsigned long long bits) {  // code -> value, plain C++
+        return N < 64 && (bits >> (N - 1)) & 1 ? (long long)bits - (1LL << N) : (long long)bits;
+    }
     typedef ap_int<N> value_t;
     static value_t decode(ap_uint<N> bits) { return value_t(bits); }
     static ap_uint<N> encode(value_t v) { return ap_uint<N>(v); }
@@ -33,6 +37,8 @@ struct Int {
 template <unsigned N>
 struct UInt {
     static const unsigned width = N;
+    static const long long min = 0, max = N < 63 ? (1LL << N) - 1 : 0x7fffffffffffffffLL;
+    static long long native(unsigned long long bits) { return (long long)bits; }
     typedef ap_uint<N> value_t;
     static value_t decode(ap_uint<N> bits) { return bits; }
     static ap_uint<N> encode(value_t v) { return v; }
@@ -40,6 +46,8 @@ struct UInt {
 
 struct Bipolar {
     static const unsigned width = 1;
+    static const long long min = -1, max = 1;
+    static long long native(unsigned long long bit) { return bit ? 1 : -1; }
     typedef ap_int<2> value_t;  // -1 or +1
     static value_t decode(ap_uint<1> bit) { return bit ? value_t(1) : value_t(-1); }
     static ap_uint<1> encode(value_t v) { return v > 0 ? 1 : 0; }
@@ -85,17 +93,31 @@ inline ap_uint<W> element(const ap_uint<N>& word, unsigned j) {
     return word(j * W + W - 1, j * W);
 }
 
-// Iteration counters for checking the cycle model against what the loops do (C-sim only).
+// C simulation only: iteration counters (to check the cycle model against what the loops do),
+// and the fast path. By default g++ C-sim runs each kernel's arithmetic in plain C++ integers
+// (long long), which gives the same values as the ap_int arithmetic of synthesis as long as the
+// accumulator fits its declared type: that is checked on every output (hwgen_overflow), so a
+// too-narrow type fails the C-sim instead of passing silently. -DHWGEN_CSIM_EXACT compiles the
+// synthesis arithmetic (ap_int, bit-accurate wrap-around) instead.
 #ifndef __SYNTHESIS__
-struct LoopCounter {
-    const char* name;
-    unsigned long long iterations;
-};
 void hwgen_count(const char* layer, unsigned long long iterations);
+void hwgen_overflow(const char* layer);
 #define HWGEN_COUNT(layer, n) hwgen_count(layer, n)
+#ifndef HWGEN_CSIM_EXACT
+#define HWGEN_FAST_CSIM 1
+#endif
 #else
 #define HWGEN_COUNT(layer, n)
 #endif
+
+template <unsigned W>
+inline unsigned long long code_mask() { return W >= 64 ? ~0ULL : (1ULL << (W % 64)) - 1; }
+
+// Element j of a packed word as a plain integer code (C-sim fast path).
+template <unsigned W, int N>
+inline unsigned long long element_code(const ap_uint<N>& word, unsigned j) {
+    return word(j * W + W - 1, j * W).to_uint64();
+}
 
 }  // namespace hwgen
 

@@ -16,8 +16,64 @@
 #include <hls_stream.h>
 
 #include "hwgen_types.hpp"
+#ifdef HWGEN_FAST_CSIM
+#include <algorithm>
+#include <vector>
+#endif
 
 namespace hwgen {
+
+#ifdef HWGEN_FAST_CSIM
+// Plain C++ model of the same computation (C-sim only; see hwgen_types.hpp).
+template <typename TACC, typename TO, unsigned NT, int OUT_MIN, typename TTS>
+inline unsigned long long activation_code(long long acc, const TTS* thresholds, const char* name) {
+    if (acc < TACC::min || acc > TACC::max) hwgen_overflow(name);
+    if (NT == 0) return (unsigned long long)acc;
+    // thresholds ascend: the number crossed (acc >= T[k]) is the upper bound's position
+    long long crossed = std::upper_bound(thresholds, thresholds + NT, acc,
+                                         [](long long a, TTS t) { return a < (long long)t; }) - thresholds;
+    return (unsigned long long)(crossed + OUT_MIN);
+}
+
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned VECTORS,
+          typename TI, typename TW, typename TACC, typename TO, unsigned NT, int OUT_MIN,
+          typename TWS, typename TTS>
+void mvau_fast(hls::stream<ap_uint<SIMD * TI::width> >& in, hls::stream<ap_uint<PE * TO::width> >& out,
+               const TWS weights[PE][(MH / PE) * (MW / SIMD)][SIMD], const TTS thresholds[PE][MH / PE][NT ? NT : 1],
+               unsigned frames, const char* name) {
+    const unsigned SF = MW / SIMD, NF = MH / PE;
+    static std::vector<long long> w;  // weights as values, row-major MH x MW, decoded once
+    static const void* decoded_from = 0;
+    if (decoded_from != (const void*)weights) {
+        w.assign((size_t)MH * MW, 0);
+        for (unsigned p = 0; p < PE; p++)
+            for (unsigned t = 0; t < NF * SF; t++)
+                for (unsigned s = 0; s < SIMD; s++)
+                    w[(size_t)((t / SF) * PE + p) * MW + (t % SF) * SIMD + s] =
+                        TW::native((unsigned long long)weights[p][t][s] & code_mask<TW::width>());
+        decoded_from = (const void*)weights;
+    }
+    HWGEN_COUNT(name, (unsigned long long)frames * VECTORS * NF * SF);
+    std::vector<long long> x(MW);
+    for (unsigned long long v = 0; v < (unsigned long long)frames * VECTORS; v++) {
+        for (unsigned sf = 0; sf < SF; sf++) {
+            ap_uint<SIMD * TI::width> word = in.read();
+            for (unsigned s = 0; s < SIMD; s++) x[sf * SIMD + s] = TI::native(element_code<TI::width>(word, s));
+        }
+        for (unsigned nf = 0; nf < NF; nf++) {
+            ap_uint<PE * TO::width> y = 0;
+            for (unsigned p = 0; p < PE; p++) {
+                const long long* row = &w[(size_t)(nf * PE + p) * MW];
+                long long acc = 0;
+                for (unsigned c = 0; c < MW; c++) acc += row[c] * x[c];
+                y((p + 1) * TO::width - 1, p * TO::width) =
+                    activation_code<TACC, TO, NT, OUT_MIN>(acc, thresholds[p][nf], name) & code_mask<TO::width>();
+            }
+            out.write(y);
+        }
+    }
+}
+#endif
 
 // TO's code for an accumulator value; OUT_MIN is the code of "no threshold crossed".
 template <typename TACC, typename TO, unsigned NT, int OUT_MIN>
@@ -51,6 +107,10 @@ void mvau(hls::stream<ap_uint<SIMD * TI::width> >& in, hls::stream<ap_uint<PE * 
           unsigned frames, const char* name) {
     static_assert(MW % SIMD == 0, "MVAU: SIMD must divide MW");
     static_assert(MH % PE == 0, "MVAU: PE must divide MH");
+#ifdef HWGEN_FAST_CSIM
+    mvau_fast<MW, MH, SIMD, PE, VECTORS, TI, TW, TACC, TO, NT, OUT_MIN>(in, out, weights, thresholds, frames, name);
+    return;
+#endif
     const unsigned SF = MW / SIMD, NF = MH / PE;
     typedef ap_uint<SIMD * TI::width> in_word_t;
     typedef typename TACC::value_t acc_t;  // wraps modulo 2^width: exact, as the final sum fits

@@ -59,10 +59,15 @@ def _digest(sources: list[Path], include_dirs: list[Path], toolchain: Toolchain,
     return h.hexdigest()[:24]
 
 
-def compile_library(sources: list[Path], include_dirs: list[Path], output: Path, log: Path) -> tuple[Path, bool]:
-    """g++ `sources` into the shared library `output`; returns (path, whether the cache had it)."""
+def compile_library(sources: list[Path], include_dirs: list[Path], output: Path, log: Path,
+                    exact: bool = False) -> tuple[Path, bool]:
+    """g++ `sources` into the shared library `output`; returns (path, whether the cache had it).
+
+    exact=True compiles the kernels' synthesis arithmetic (ap_int) instead of the C-sim fast path
+    (plain C++ integers, range-checked): see hls_templates/kernels/hwgen_types.hpp.
+    """
     toolchain = find_toolchain()
-    flags = CXXFLAGS
+    flags = CXXFLAGS + (("-DHWGEN_CSIM_EXACT",) if exact else ())
     cached = cache_dir() / f"{_digest(sources, include_dirs, toolchain, flags)}.so"
     output.parent.mkdir(parents=True, exist_ok=True)
     if cached.is_file():

@@ -20,11 +20,11 @@ from hwgen.ir.graph import DataflowGraph
 class Simulation:
     """A compiled graph: `run(levels)` streams integer inputs through the C-sim library."""
 
-    def __init__(self, graph: DataflowGraph, workdir: Path):
+    def __init__(self, graph: DataflowGraph, workdir: Path, exact: bool = False):
         self.graph = graph
         hls, csim = Path(workdir) / "hls", Path(workdir) / "csim"
         design = render(graph, hls, csim)
-        library, self.cached = compile_library([hls / "top.cpp", csim / "csim.cpp"], include_dirs(hls), csim / "libhwgen_csim.so", csim / "compile.log")
+        library, self.cached = compile_library([hls / "top.cpp", csim / "csim.cpp"], include_dirs(hls), csim / "libhwgen_csim.so", csim / "compile.log", exact=exact)
         self.inp, self.out = design["input"], design["output"]
         meta = {"input": {"bus": self.inp.bus, "words": self.inp.words}, "output": {"bus": self.out.bus, "words": self.out.words}}
         self.backend = CSimBackend(library, meta)
@@ -36,5 +36,5 @@ class Simulation:
         return packing.unpack(out, str(self.graph.output.dtype), self.out.per_word, self.out.bus, self.out.elems)
 
 
-def simulate(graph: DataflowGraph, levels: np.ndarray, workdir: Path) -> np.ndarray:
-    return Simulation(graph, workdir).run(levels)
+def simulate(graph: DataflowGraph, levels: np.ndarray, workdir: Path, exact: bool = False) -> np.ndarray:
+    return Simulation(graph, workdir, exact).run(levels)

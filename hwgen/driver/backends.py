@@ -12,6 +12,7 @@ CSIM_ERRORS = {
     2: "the accelerator produced fewer output words than expected",
     3: "TLAST was not on the last word of a frame",
     4: "the accelerator produced more output words than expected",
+    5: "an accumulator exceeded its declared type in layer {layer} (the synthesized hardware would wrap around)",
 }
 
 
@@ -26,6 +27,7 @@ class CSimBackend:
         self.lib.hwgen_run.restype = ctypes.c_int
         self.lib.hwgen_iterations.argtypes = [ctypes.c_char_p]
         self.lib.hwgen_iterations.restype = ctypes.c_ulonglong
+        self.lib.hwgen_overflow_layer.restype = ctypes.c_char_p
         for name in ("hwgen_in_bus", "hwgen_in_words", "hwgen_out_bus", "hwgen_out_words"):
             getattr(self.lib, name).restype = ctypes.c_uint
         i, o = meta["input"], meta["output"]
@@ -43,7 +45,8 @@ class CSimBackend:
         out = np.zeros((frames, self.out_bytes), dtype=np.uint8)
         code = self.lib.hwgen_run(data.ctypes.data, out.ctypes.data, frames)
         if code:
-            raise RuntimeError(f"C simulation failed: {CSIM_ERRORS.get(code, f'error code {code}')}")
+            layer = self.lib.hwgen_overflow_layer().decode()
+            raise RuntimeError(f"C simulation failed: {CSIM_ERRORS.get(code, f'error code {code}').format(layer=layer)}")
         return out
 
     def iterations(self, layer: str) -> int:
