@@ -19,6 +19,9 @@ import numpy as np
 from hwgen.datatypes import DataType, Kind
 
 
+MAX_ACC_BITS = 62  # the C-sim fast path accumulates in long long
+
+
 def _check_divides(layer: str, what: str, total: int, fold: int, fold_name: str) -> None:
     if fold < 1 or total % fold:
         raise ValueError(
@@ -76,6 +79,8 @@ class MVAU:
             raise ValueError(f"MVAU {self.name!r}: weights must have shape ({self.mh}, {self.mw}), not {self.weights.shape}")
         if not self.w_dtype.contains(self.weights):
             raise ValueError(f"MVAU {self.name!r}: weights do not fit {self.w_dtype}")
+        if self.acc_dtype.bits > MAX_ACC_BITS:
+            raise ValueError(f"MVAU {self.name!r}: a {self.acc_dtype} accumulator is wider than the {MAX_ACC_BITS} bits hwgen supports")
         if self.thresholds is None:
             if self.out_dtype != self.acc_dtype:
                 raise ValueError(f"MVAU {self.name!r}: without thresholds out_dtype must be acc_dtype={self.acc_dtype}, not {self.out_dtype}")
