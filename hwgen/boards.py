@@ -21,6 +21,7 @@ class Board:
     resources: dict  # LUT, FF, BRAM36, URAM, DSP available on the part
     clock_mhz: float  # default PL clock the shell configures
     utilization_cap: float  # fraction of each resource a design may use
+    dma_port_bits: int = 64  # width of the PS memory port the DMA uses (HP: 64 on Zynq-7000, 128 on US+)
 
     def __post_init__(self) -> None:
         if self.family not in ("zynq7000", "zynq_us+"):

@@ -35,7 +35,8 @@ class BuildConfig:
     model: Path | None = None  # QONNX model file; None builds the bundled digits MLP
     board: str = "pynq-z2"  # a board of boards/ (python -m hwgen boards)
     out_dir: Path = Path("build")  # the build folder, created or updated
-    folding: Path | None = None  # JSON folding file {layer: {"PE": p, "SIMD": s}}; None: default folding
+    folding: Path | None = None  # JSON folding file {layer: {"PE": p, "SIMD": s}}; None: automatic folding
+    target_fps: float | None = None  # automatic folding: cheapest design reaching this; None: fastest that fits
     verify_frames: int = 100  # frames compared against QONNX execution (IR vs C-sim: every frame)
     seed: int = 0  # seed of the random verification inputs (models without a bundled test set)
     clock_mhz: float | None = None  # PL clock for the estimates; None: the board's default
@@ -45,6 +46,10 @@ class BuildConfig:
             raise HwgenError(f"verify_frames must be at least 1, not {self.verify_frames}")
         if self.clock_mhz is not None and not 0 < self.clock_mhz <= 1000:
             raise HwgenError(f"clock_mhz must be in (0, 1000], not {self.clock_mhz}")
+        if self.target_fps is not None and self.target_fps <= 0:
+            raise HwgenError(f"target_fps must be positive, not {self.target_fps}")
+        if self.target_fps is not None and self.folding is not None:
+            raise HwgenError("give either a folding file or a target FPS, not both")
 
 
 @dataclass
@@ -64,6 +69,10 @@ class Build:
     reference_io: dict = field(default_factory=dict)  # a few inputs and their C-sim outputs
     timings: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+
+    @property
+    def clock_mhz(self) -> float:
+        return self.config.clock_mhz or self.board.clock_mhz
 
     @property
     def accelerator_dir(self) -> Path:
@@ -91,14 +100,13 @@ def step_lower(b: Build) -> None:
 
 
 def step_fold(b: Build) -> None:
-    from hwgen.fold import apply_folding, default_folding, read_folding, write_folding
+    from hwgen.fold import apply_folding, auto_fold, read_folding, write_folding
     from hwgen.ir.serialize import write_graph
 
     if b.config.folding is not None:
-        folding, source = read_folding(b.config.folding), f"folding file {b.config.folding}"
+        b.graph = apply_folding(b.graph, read_folding(b.config.folding), f"folding file {b.config.folding}")
     else:
-        folding, source = default_folding(b.graph), "default folding"
-    b.graph = apply_folding(b.graph, folding, source)
+        b.graph = auto_fold(b.graph, b.board, b.clock_mhz, b.config.target_fps)
     write_folding(b.graph, b.out_dir / "model" / "folding.json")
     write_graph(b.graph, b.out_dir / "model")
 
@@ -156,10 +164,29 @@ def step_verify(b: Build) -> None:
 
 
 def step_estimate(b: Build) -> None:
-    from hwgen.estimate import throughput
+    from hwgen.estimate import cycles, resources, throughput, total_resources
+    from hwgen.estimate.cycle_model import io_cycles
+    from hwgen.estimate.resource_model import SHELL
 
-    clock = b.config.clock_mhz or b.board.clock_mhz
-    b.estimates = throughput(b.graph, clock)
+    port = b.board.dma_port_bits
+    io = {"DMA in": io_cycles(b.design["input"].words * b.design["input"].word_bytes, port),
+          "DMA out": io_cycles(b.design["output"].words * b.design["output"].word_bytes, port)}
+    t = throughput(b.graph, b.clock_mhz, io)
+    total = total_resources(b.graph)
+    layers = []
+    for layer in b.graph.layers:
+        fold = {"PE": getattr(layer, "pe", None), "SIMD": getattr(layer, "simd", None)}
+        layers.append({"name": layer.name, "kind": type(layer).__name__, "folding": fold, "cycles": cycles(layer),
+                       "resources": resources(layer).as_dict()})
+    usage = (total + SHELL).usage(b.board.resources)
+    b.estimates = {
+        "board": b.board.name, "clock_mhz": b.clock_mhz, "fps": t["fps"], "bottleneck": t["bottleneck"],
+        "io_cycles": io, "latency_cycles": t["latency_cycles"], "latency_us": t["latency_cycles"] / b.clock_mhz,
+        "layers": layers, "total": total.as_dict(), "shell": SHELL.as_dict(),
+        "board_resources": b.board.resources, "utilization_cap": b.board.utilization_cap,
+        "usage_with_shell": {k: round(v, 4) for k, v in usage.items()},
+        "fits": all(v <= b.board.utilization_cap for v in usage.values()),
+    }
     _write_json(b.out_dir / "report" / "estimates.json", b.estimates)
 
 
@@ -309,10 +336,14 @@ def run_build(config: BuildConfig, progress: Callable[[str], None] | None = None
     return b
 
 
-def build(model_path=None, board: str = "pynq-z2", out_dir="build", folding=None, verify_frames: int = 100,
-          seed: int = 0, clock_mhz: float | None = None, verbose: bool = False) -> Build:
-    """Build an accelerator for a QONNX model (None: the bundled digits MLP) into `out_dir`."""
+def build(model_path=None, board: str = "pynq-z2", out_dir="build", folding=None, target_fps: float | None = None,
+          verify_frames: int = 100, seed: int = 0, clock_mhz: float | None = None, verbose: bool = False) -> Build:
+    """Build an accelerator for a QONNX model (None: the bundled digits MLP) into `out_dir`.
+
+    Folding: from `folding` (a JSON file), else automatic: the cheapest reaching `target_fps`,
+    or without a target the fastest that fits the board.
+    """
     config = BuildConfig(model=Path(model_path) if model_path is not None else None, board=board, out_dir=Path(out_dir),
-                         folding=Path(folding) if folding is not None else None, verify_frames=verify_frames, seed=seed,
-                         clock_mhz=clock_mhz)
+                         folding=Path(folding) if folding is not None else None, target_fps=target_fps,
+                         verify_frames=verify_frames, seed=seed, clock_mhz=clock_mhz)
     return run_build(config, progress=(lambda m: print(m, file=sys.stderr, flush=True)) if verbose else None)

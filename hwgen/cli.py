@@ -20,7 +20,10 @@ def _parser() -> argparse.ArgumentParser:
                                                      "(default: the bundled 8x8-digits MLP, W2A2)")
     b.add_argument("--board", default="pynq-z2", help="target board (see: python -m hwgen boards); default pynq-z2")
     b.add_argument("--out", type=Path, default=Path("build"), help="build folder to create or update; default ./build")
-    b.add_argument("--folding", type=Path, help='JSON file {"MVAU_0": {"PE": 4, "SIMD": 8}, ...}; default: a simple folding')
+    b.add_argument("--folding", type=Path, help='JSON file {"MVAU_0": {"PE": 4, "SIMD": 8}, ...} (FINN folding configs too); '
+                                                'default: automatic folding')
+    b.add_argument("--target-fps", type=float, help="automatic folding: the cheapest design reaching this many frames/s; "
+                                                    "default: the fastest design that fits the board")
     b.add_argument("--verify-frames", type=int, default=100, help="frames compared with QONNX execution; default 100")
     b.add_argument("--seed", type=int, default=0, help="seed of random verification inputs; default 0")
     b.add_argument("--clock-mhz", type=float, help="PL clock for the estimates; default: the board's")
@@ -40,7 +43,7 @@ def cmd_build(args) -> int:
     from hwgen.build import BuildConfig, run_build
 
     config = BuildConfig(model=args.model, board=args.board, out_dir=args.out, folding=args.folding,
-                         verify_frames=args.verify_frames, seed=args.seed, clock_mhz=args.clock_mhz)
+                         target_fps=args.target_fps, verify_frames=args.verify_frames, seed=args.seed, clock_mhz=args.clock_mhz)
     b = run_build(config, progress=lambda m: print(m, flush=True))
     print()
     print(summary(b))
@@ -48,10 +51,11 @@ def cmd_build(args) -> int:
 
 
 def summary(b) -> str:
-    from hwgen.estimate import cycles
+    from hwgen.estimate import cycles, resources
 
     lines = [f"hwgen build of {b.model_name!r} for {b.board.name} in {b.out_dir}/ ({sum(b.timings.values()):.1f} s)", ""]
-    lines.append(f"{'layer':<16}{'kind':<14}{'shape':<14}{'PE':>4}{'SIMD':>6}{'types (in/w/out)':>24}{'cycles':>10}")
+    lines.append(f"{'layer':<14}{'kind':<14}{'shape':<10}{'PE':>4}{'SIMD':>6}{'types (in/w/out)':>22}{'cycles':>9}"
+                 f"{'LUT':>9}{'BRAM36':>8}{'DSP':>5}")
     for layer in b.graph.layers:
         kind = type(layer).__name__
         if kind == "MVAU":
@@ -61,11 +65,17 @@ def summary(b) -> str:
         else:
             shape, simd, types = f"{layer.in_elems}->{layer.out_elems}", "-", f"{layer.dtype}"
         pe = getattr(layer, "pe", "-")
-        lines.append(f"{layer.name:<16}{kind:<14}{shape:<14}{pe:>4}{simd:>6}{types:>24}{cycles(layer):>10}")
+        r = resources(layer)
+        lines.append(f"{layer.name:<14}{kind:<14}{shape:<10}{pe:>4}{simd:>6}{types:>22}{cycles(layer):>9}"
+                     f"{r.LUT:>9,.0f}{r.BRAM36:>8.1f}{r.DSP:>5.0f}")
     e = b.estimates
+    t, u, avail = e["total"], e["usage_with_shell"], e["board_resources"]
+    lines.append(f"{'total (layers + FIFOs)':<70}{t['LUT']:>9,.0f}{t['BRAM36']:>8.1f}{t['DSP']:>5.0f}")
     lines.append("")
     lines.append(f"estimated: {e['fps']:,.0f} frames/s at {e['clock_mhz']:g} MHz (bottleneck {e['bottleneck']}), "
-                 f"latency {e['latency_cycles']} cycles; resource estimates are not implemented yet")
+                 f"latency {e['latency_us']:.2f} us; with the DMA shell {u['LUT']:.0%} of {avail['LUT']:,} LUT, "
+                 f"{u['BRAM36']:.0%} of {avail['BRAM36']} BRAM36, {u['DSP']:.0%} of {avail['DSP']} DSP "
+                 f"({'fits' if e['fits'] else 'does NOT fit'} the {e['utilization_cap']:.0%} cap)")
     v = b.verification
     ic, q = v["ir_vs_csim"], v["qonnx_vs_csim"]
     lines.append(f"verified: C-sim == numpy reference on {ic['frames']} frames ({ic['mismatches']} mismatches); "

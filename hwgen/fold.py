@@ -11,7 +11,10 @@ from pathlib import Path
 
 from hwgen.errors import HwgenError
 from hwgen.ir.graph import DataflowGraph
-from hwgen.ir.layers import MVAU, Thresholding, divisors
+from hwgen.estimate import cycles, resources, total_resources
+from hwgen.estimate.cycle_model import io_cycles
+from hwgen.estimate.resource_model import SHELL
+from hwgen.ir.layers import FOLDABLE_KINDS, MVAU, Thresholding, divisors
 from hwgen.lower.insert_dwc import insert_dwcs
 
 DEFAULT_MAX_SIMD = 16
@@ -88,3 +91,98 @@ def _refold(layer, entry, source: str):
         return layer.refold(simd=values.get("SIMD"), pe=values.get("PE"))
     except ValueError as exc:
         raise HwgenError(f"{source}: {exc}") from None
+
+
+# -- automatic folding ----------------------------------------------------------------------
+def _candidates(layer) -> list:
+    """Every folding of a layer, as refolded layers."""
+    if isinstance(layer, MVAU):
+        return [layer.refold(simd=s, pe=p) for s in divisors(layer.mw) for p in divisors(layer.mh)]
+    return [layer.refold(pe=p) for p in divisors(layer.channels)]
+
+
+def _cost(layer, board) -> float:
+    """A layer's share of the board: the sum of its fractions of LUT, BRAM and DSP."""
+    r = resources(layer)
+    avail = board.resources
+    return r.LUT / avail["LUT"] + r.BRAM36 / max(1, avail["BRAM36"]) + r.DSP / max(1, avail["DSP"])
+
+
+def cheapest_within(layer, max_cycles: int, board):
+    """The cheapest folding of `layer` taking at most `max_cycles` per frame (its fastest if none does)."""
+    options = _candidates(layer)
+    fitting = [c for c in options if cycles(c) <= max_cycles]
+    if not fitting:
+        return min(options, key=lambda c: (cycles(c), _cost(c, board)))
+    return min(fitting, key=lambda c: (_cost(c, board), cycles(c)))
+
+
+def fold_to_cycles(graph: DataflowGraph, max_cycles: int, board) -> DataflowGraph:
+    layers = [cheapest_within(l, max_cycles, board) if isinstance(l, FOLDABLE_KINDS) else l for l in graph.layers]
+    folded = DataflowGraph(layers=layers, input=graph.input, output=graph.output, model_name=graph.model_name, notes=graph.notes)
+    return insert_dwcs(folded)
+
+
+def fits(graph: DataflowGraph, board) -> tuple[bool, dict]:
+    """Whether the design plus the shell fits the board within its utilization cap; the usage fractions."""
+    usage = (total_resources(graph) + SHELL).usage(board.resources)
+    return all(v <= board.utilization_cap for v in usage.values()), usage
+
+
+def auto_fold(graph: DataflowGraph, board, clock_mhz: float, target_fps: float | None = None) -> DataflowGraph:
+    """With a target: the cheapest folding reaching `target_fps`. Without: the fastest that fits the board.
+
+    Raises HwgenError with a per-layer table when the target cannot be met or nothing fits.
+    """
+    foldable = graph.foldable
+    # the DMA moves at most one memory-port word per cycle: folding faster than that buys nothing
+    floor = max(io_cycles(-(-graph.input.elems * graph.input.dtype.bits // 8), board.dma_port_bits),
+                io_cycles(-(-graph.output.elems * graph.output.dtype.bits // 8), board.dma_port_bits))
+    if target_fps is not None:
+        budget = int(clock_mhz * 1e6 // target_fps)
+        folded = fold_to_cycles(graph, max(1, budget), board)
+        slow = [l for l in folded.layers if cycles(l) > budget]
+        if slow:
+            raise HwgenError(f"{target_fps:,.0f} frames/s at {clock_mhz:g} MHz needs every layer within {budget} cycles per frame; "
+                             f"fully unfolded, these layers are still slower:\n" + _table(folded, board, only=slow),
+                             hint="lower --target-fps, raise the clock, or make these layers smaller")
+        ok, usage = fits(folded, board)
+        if not ok:
+            raise HwgenError(_over_budget(folded, board, usage, f"the cheapest folding for {target_fps:,.0f} frames/s"),
+                             hint="lower --target-fps, pick a larger board (python -m hwgen boards), or use fewer bits")
+        return folded
+    # fastest that fits: binary search over the cycle counts layers can reach
+    steps = sorted({cycles(c) for l in foldable for c in _candidates(l)})
+    slowest = max(max(cycles(c) for c in _candidates(l)) for l in foldable)
+    steps = [s for s in steps if floor <= s <= slowest] or [slowest]
+    best = None
+    lo, hi = 0, len(steps) - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        folded = fold_to_cycles(graph, steps[mid], board)
+        if fits(folded, board)[0]:
+            best, hi = folded, mid - 1
+        else:
+            lo = mid + 1
+    if best is None:
+        folded = fold_to_cycles(graph, slowest, board)
+        raise HwgenError(_over_budget(folded, board, fits(folded, board)[1], "even the most folded design (PE = SIMD = 1)"),
+                         hint="pick a larger board (python -m hwgen boards), use fewer bits or smaller layers")
+    return best
+
+
+def _table(graph: DataflowGraph, board, only=None) -> str:
+    rows = [f"  {'layer':<16}{'PE':>5}{'SIMD':>6}{'cycles':>10}{'LUT':>10}{'BRAM36':>8}{'DSP':>6}"]
+    for layer in graph.layers:
+        if only is not None and layer not in only:
+            continue
+        r = resources(layer)
+        rows.append(f"  {layer.name:<16}{getattr(layer, 'pe', '-'):>5}{getattr(layer, 'simd', '-'):>6}{cycles(layer):>10}"
+                    f"{r.LUT:>10,.0f}{r.BRAM36:>8.1f}{r.DSP:>6.0f}")
+    return "\n".join(rows)
+
+
+def _over_budget(graph: DataflowGraph, board, usage: dict, what: str) -> str:
+    over = ", ".join(f"{k} {v:.0%}" for k, v in usage.items() if v > board.utilization_cap)
+    return (f"{what} does not fit {board.name} within its {board.utilization_cap:.0%} utilization cap "
+            f"(over: {over}; shell included):\n" + _table(graph, board))

@@ -31,14 +31,21 @@ def _(layer: DWC) -> int:
     return layer.elems // min(layer.in_elems, layer.out_elems)
 
 
-def throughput(graph: DataflowGraph, clock_mhz: float) -> dict:
-    """Frames/s at the clock: the slowest layer sets the pace of the pipeline."""
+def io_cycles(bytes_per_frame: int, port_bits: int) -> int:
+    """Cycles the DMA needs per frame through a memory port of `port_bits` (one beat per cycle)."""
+    return -(-bytes_per_frame * 8 // port_bits)
+
+
+def throughput(graph: DataflowGraph, clock_mhz: float, io: dict[str, int] | None = None) -> dict:
+    """Frames/s at the clock: the slowest layer, or the DMA (`io`: cycles per frame in and out), sets the pace."""
     per_layer = {layer.name: cycles(layer) for layer in graph.layers}
-    bottleneck = max(per_layer, key=per_layer.get)
+    everything = {**per_layer, **(io or {})}
+    bottleneck = max(everything, key=everything.get)
     return {
         "clock_mhz": clock_mhz,
         "cycles": per_layer,
+        "io_cycles": io or {},
         "bottleneck": bottleneck,
-        "fps": clock_mhz * 1e6 / per_layer[bottleneck],
+        "fps": clock_mhz * 1e6 / everything[bottleneck],
         "latency_cycles": sum(per_layer.values()),
     }
