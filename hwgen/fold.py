@@ -1,12 +1,15 @@
 """Folding: how many input elements (SIMD) and output channels (PE) a layer handles per cycle.
 
 Folding files are JSON objects mapping layer names to {"PE": p, "SIMD": s}, the shape of
-FINN's folding config ("Defaults" and other keys FINN writes are ignored).
+FINN's folding config: FINN's node names (MVAU_hls_0, Thresholding_Batch_1, ...) map to
+hwgen's layers of the same kind and index, and keys FINN writes that have no meaning here
+("Defaults", ram_style, mem_mode, resType) are ignored.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from hwgen.errors import HwgenError
@@ -60,7 +63,10 @@ def write_folding(graph: DataflowGraph, path: str | Path) -> None:
 def apply_folding(graph: DataflowGraph, folding: dict, source: str = "folding") -> DataflowGraph:
     """Set PE/SIMD per layer (layers not named keep theirs) and insert width converters."""
     names = {l.name for l in graph.foldable}
-    entries = {k: v for k, v in folding.items() if k != "Defaults"}
+    entries = {finn_name(k) if k not in names else k: v for k, v in folding.items() if k != "Defaults"}
+    # FINN nodes of kinds hwgen has no foldable layer for (StreamingFIFO_0, ...) have nothing to set here
+    entries = {k: v for k, v in entries.items() if k in names or re.fullmatch(r"(MVAU|Thresholding)_\d+", k)
+               or not re.fullmatch(r"[A-Za-z]+(_hls|_rtl|_Batch)?_\d+", k)}
     unknown = sorted(set(entries) - names)
     if unknown:
         raise HwgenError(f"{source} names layers this model does not have: {', '.join(unknown)}",
@@ -73,6 +79,16 @@ def apply_folding(graph: DataflowGraph, folding: dict, source: str = "folding") 
         layers.append(layer)
     folded = DataflowGraph(layers=layers, input=graph.input, output=graph.output, model_name=graph.model_name, notes=graph.notes)
     return insert_dwcs(folded)
+
+
+_FINN_KINDS = {"MVAU": "MVAU", "MatrixVectorActivation": "MVAU", "Thresholding": "Thresholding"}
+
+
+def finn_name(name: str) -> str:
+    """FINN node names to hwgen's, where the layers correspond: MVAU_hls_3, MVAU_rtl_3,
+    MatrixVectorActivation_3 -> MVAU_3; Thresholding_hls_1, Thresholding_Batch_1 -> Thresholding_1."""
+    match = re.fullmatch(r"(MVAU|MatrixVectorActivation|Thresholding)(?:_hls|_rtl|_Batch)?_(\d+)", name)
+    return f"{_FINN_KINDS[match.group(1)]}_{match.group(2)}" if match else name
 
 
 def _refold(layer, entry, source: str):
