@@ -63,6 +63,7 @@ class Build:
     model: object = None  # cleaned qonnx ModelWrapper
     graph: object = None  # folded DataflowGraph
     design: dict = field(default_factory=dict)
+    fifo_depths: dict = field(default_factory=dict)  # depth of the stream each layer writes
     csim_library: Path | None = None
     verification: dict = field(default_factory=dict)
     estimates: dict = field(default_factory=dict)
@@ -111,10 +112,18 @@ def step_fold(b: Build) -> None:
     write_graph(b.graph, b.out_dir / "model")
 
 
+def step_fifo(b: Build) -> None:
+    from hwgen.codegen.render import ports
+    from hwgen.fifo import size_fifos
+
+    b.fifo_depths = size_fifos(b.graph, ports(b.graph)[0].words)
+    _write_json(b.out_dir / "model" / "fifo_depths.json", b.fifo_depths)
+
+
 def step_codegen(b: Build) -> None:
     from hwgen.codegen.render import render
 
-    b.design = render(b.graph, b.out_dir / "hls", b.out_dir / "csim")
+    b.design = render(b.graph, b.out_dir / "hls", b.out_dir / "csim", b.fifo_depths)
 
 
 def step_csim(b: Build) -> None:
@@ -172,7 +181,7 @@ def step_estimate(b: Build) -> None:
     io = {"DMA in": io_cycles(b.design["input"].words * b.design["input"].word_bytes, port),
           "DMA out": io_cycles(b.design["output"].words * b.design["output"].word_bytes, port)}
     t = throughput(b.graph, b.clock_mhz, io)
-    total = total_resources(b.graph)
+    total = total_resources(b.graph, b.fifo_depths)
     layers = []
     for layer in b.graph.layers:
         fold = {"PE": getattr(layer, "pe", None), "SIMD": getattr(layer, "simd", None)}
@@ -182,7 +191,7 @@ def step_estimate(b: Build) -> None:
     b.estimates = {
         "board": b.board.name, "clock_mhz": b.clock_mhz, "fps": t["fps"], "bottleneck": t["bottleneck"],
         "io_cycles": io, "latency_cycles": t["latency_cycles"], "latency_us": t["latency_cycles"] / b.clock_mhz,
-        "layers": layers, "total": total.as_dict(), "shell": SHELL.as_dict(),
+        "layers": layers, "fifo_depths": b.fifo_depths, "total": total.as_dict(), "shell": SHELL.as_dict(),
         "board_resources": b.board.resources, "utilization_cap": b.board.utilization_cap,
         "usage_with_shell": {k: round(v, 4) for k, v in usage.items()},
         "fits": all(v <= b.board.utilization_cap for v in usage.values()),
@@ -213,6 +222,7 @@ STEPS: list[tuple[str, Callable[[Build], None]]] = [
     ("load", step_load),
     ("lower", step_lower),
     ("fold", step_fold),
+    ("fifo", step_fifo),
     ("codegen", step_codegen),
     ("csim", step_csim),
     ("verify", step_verify),

@@ -69,12 +69,14 @@ def _render(env: jinja2.Environment, template: str, **context) -> str:
 
 
 def design_context(graph: DataflowGraph, fifo_depths: dict[str, int] | None = None) -> dict:
+    """`fifo_depths`: depth of the stream each layer writes, by layer name ("input": the first stream)."""
+    depths = fifo_depths or {}
     layers = [dict(layer_context(layer)) for layer in graph.layers]
-    streams = [{"name": "s_input", "bits": layers[0]["in_bits"], "depth": 2}]
+    streams = [{"name": "s_input", "bits": layers[0]["in_bits"], "depth": depths.get("input", 2)}]
     for layer in layers:
         layer["in"] = streams[-1]["name"]
         name = f"s_{layer['name']}"
-        streams.append({"name": name, "bits": layer["out_bits"], "depth": (fifo_depths or {}).get(name, 2)})
+        streams.append({"name": name, "bits": layer["out_bits"], "depth": depths.get(layer["name"], 2)})
         layer["out"] = name
     inp, out = ports(graph)
     return {"model_name": graph.model_name, "top": TOP_FUNCTION, "layers": layers, "streams": streams,
@@ -86,11 +88,11 @@ def include_dirs(hls_dir: Path) -> list[Path]:
     return [hls_dir, hls_dir / "kernels"]
 
 
-def render(graph: DataflowGraph, hls_dir: Path, csim_dir: Path) -> dict:
+def render(graph: DataflowGraph, hls_dir: Path, csim_dir: Path, fifo_depths: dict[str, int] | None = None) -> dict:
     """Write hls_dir/{top.cpp, top.hpp, params_*.hpp, kernels/} and csim_dir/csim.cpp; return the design context."""
     graph.check()
     env = _environment()
-    design = design_context(graph)
+    design = design_context(graph, fifo_depths)
     header = HEADER.format(version=__version__, model=graph.model_name)
     hls_dir.mkdir(parents=True, exist_ok=True)
     csim_dir.mkdir(parents=True, exist_ok=True)

@@ -135,7 +135,9 @@ def total_resources(graph, fifo_depths: dict[str, int] | None = None) -> Resourc
     total = Resources()
     for layer in graph.layers:
         total = total + resources(layer)
+    depths = fifo_depths or {}
+    first = graph.layers[0]
+    total = total + fifo(first.in_elems * first.in_dtype.bits, depths.get("input", 2))
     for layer in graph.layers:  # the stream each layer writes
-        bits = layer.out_elems * layer.out_dtype.bits
-        total = total + fifo(bits, (fifo_depths or {}).get(layer.name, 2))
+        total = total + fifo(layer.out_elems * layer.out_dtype.bits, depths.get(layer.name, 2))
     return total
