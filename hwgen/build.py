@@ -68,6 +68,8 @@ class Build:
     verification: dict = field(default_factory=dict)
     estimates: dict = field(default_factory=dict)
     reference_io: dict = field(default_factory=dict)  # a few inputs and their C-sim outputs
+    synthesis_status: list = field(default_factory=lambda: [
+        "not done: HLS synthesis, Vivado and the bitstream (the Vitis HLS / Vivado flow is not implemented yet)"])
     timings: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
 
@@ -218,6 +220,12 @@ def step_deploy(b: Build) -> None:
     _write_metadata(b, deploy / "accelerator.json")
 
 
+def step_report(b: Build) -> None:
+    from hwgen.report import write_report
+
+    write_report(b)
+
+
 STEPS: list[tuple[str, Callable[[Build], None]]] = [
     ("load", step_load),
     ("lower", step_lower),
@@ -227,6 +235,7 @@ STEPS: list[tuple[str, Callable[[Build], None]]] = [
     ("csim", step_csim),
     ("verify", step_verify),
     ("estimate", step_estimate),
+    ("report", step_report),
     ("deploy", step_deploy),
 ]
 

@@ -41,53 +41,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_build(args) -> int:
     from hwgen.build import BuildConfig, run_build
+    from hwgen.report import summary_text
 
     config = BuildConfig(model=args.model, board=args.board, out_dir=args.out, folding=args.folding,
                          target_fps=args.target_fps, verify_frames=args.verify_frames, seed=args.seed, clock_mhz=args.clock_mhz)
     b = run_build(config, progress=lambda m: print(m, flush=True))
     print()
-    print(summary(b))
+    print(summary_text(b))
     return 0
-
-
-def summary(b) -> str:
-    from hwgen.estimate import cycles, resources
-
-    lines = [f"hwgen build of {b.model_name!r} for {b.board.name} in {b.out_dir}/ ({sum(b.timings.values()):.1f} s)", ""]
-    lines.append(f"{'layer':<14}{'kind':<14}{'shape':<10}{'PE':>4}{'SIMD':>6}{'types (in/w/out)':>22}{'cycles':>9}"
-                 f"{'LUT':>9}{'BRAM36':>8}{'DSP':>5}")
-    for layer in b.graph.layers:
-        kind = type(layer).__name__
-        if kind == "MVAU":
-            shape, simd, types = f"{layer.mh}x{layer.mw}", layer.simd, f"{layer.in_dtype}/{layer.w_dtype}/{layer.out_dtype}"
-        elif kind == "Thresholding":
-            shape, simd, types = f"{layer.channels}", "-", f"{layer.in_dtype}/-/{layer.out_dtype}"
-        else:
-            shape, simd, types = f"{layer.in_elems}->{layer.out_elems}", "-", f"{layer.dtype}"
-        pe = getattr(layer, "pe", "-")
-        r = resources(layer)
-        lines.append(f"{layer.name:<14}{kind:<14}{shape:<10}{pe:>4}{simd:>6}{types:>22}{cycles(layer):>9}"
-                     f"{r.LUT:>9,.0f}{r.BRAM36:>8.1f}{r.DSP:>5.0f}")
-    e = b.estimates
-    t, u, avail = e["total"], e["usage_with_shell"], e["board_resources"]
-    lines.append(f"{'total (layers + FIFOs)':<70}{t['LUT']:>9,.0f}{t['BRAM36']:>8.1f}{t['DSP']:>5.0f}")
-    lines.append("")
-    lines.append(f"estimated: {e['fps']:,.0f} frames/s at {e['clock_mhz']:g} MHz (bottleneck {e['bottleneck']}), "
-                 f"latency {e['latency_us']:.2f} us; with the DMA shell {u['LUT']:.0%} of {avail['LUT']:,} LUT, "
-                 f"{u['BRAM36']:.0%} of {avail['BRAM36']} BRAM36, {u['DSP']:.0%} of {avail['DSP']} DSP "
-                 f"({'fits' if e['fits'] else 'does NOT fit'} the {e['utilization_cap']:.0%} cap)")
-    v = b.verification
-    ic, q = v["ir_vs_csim"], v["qonnx_vs_csim"]
-    lines.append(f"verified: C-sim == numpy reference on {ic['frames']} frames ({ic['mismatches']} mismatches); "
-                 f"vs QONNX on {q['frames']} frames: {q['elements_differing']} of {q['elements']} elements differ, "
-                 f"max |diff| {q['max_abs_diff']:.3g}, argmax agreement {q['argmax_agreement']:.1%}")
-    if "accuracy" in v:
-        a = v["accuracy"]
-        torch_acc = f"{a['torch']:.2%} (PyTorch, at training)" if a.get("torch") is not None else "n/a"
-        lines.append(f"accuracy on {a['frames']} test frames: {a['csim']:.2%} through C-sim; {torch_acc}")
-    lines.append("not done: HLS synthesis, Vivado and the bitstream (Vitis HLS / Vivado flow not implemented yet)")
-    lines.append(f"run it:   python -m hwgen csim {b.out_dir} --input x.npy --output y.npy")
-    return "\n".join(lines)
 
 
 def cmd_csim(args) -> int:
