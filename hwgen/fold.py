@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from hwgen.errors import HwgenError
@@ -110,18 +111,33 @@ def _refold(layer, entry, source: str):
 
 
 # -- automatic folding ----------------------------------------------------------------------
+_CANDIDATES: dict[int, tuple] = {}  # id(layer) -> (layer, its refoldings); layers are immutable
+
+
 def _candidates(layer) -> list:
-    """Every folding of a layer, as refolded layers."""
-    if isinstance(layer, MVAU):
-        return [layer.refold(simd=s, pe=p) for s in divisors(layer.mw) for p in divisors(layer.mh)]
-    return [layer.refold(pe=p) for p in divisors(layer.channels)]
+    """Every folding of a layer, as refolded layers (memoized: refolding validates the parameters)."""
+    cached = _CANDIDATES.get(id(layer))
+    if cached is None or cached[0] is not layer:
+        if isinstance(layer, MVAU):
+            options = [layer.refold(simd=s, pe=p) for s in divisors(layer.mw) for p in divisors(layer.mh)]
+        else:
+            options = [layer.refold(pe=p) for p in divisors(layer.channels)]
+        if len(_CANDIDATES) > 256:
+            _CANDIDATES.clear()
+        cached = _CANDIDATES[id(layer)] = (layer, options)
+    return cached[1]
+
+
+@lru_cache(maxsize=65536)
+def _cost_of(layer, lut: int, bram36: int, dsp: int) -> float:
+    r = resources(layer)
+    return r.LUT / lut + r.BRAM36 / max(1, bram36) + r.DSP / max(1, dsp)
 
 
 def _cost(layer, board) -> float:
     """A layer's share of the board: the sum of its fractions of LUT, BRAM and DSP."""
-    r = resources(layer)
     avail = board.resources
-    return r.LUT / avail["LUT"] + r.BRAM36 / max(1, avail["BRAM36"]) + r.DSP / max(1, avail["DSP"])
+    return _cost_of(layer, avail["LUT"], avail["BRAM36"], avail["DSP"])
 
 
 def cheapest_within(layer, max_cycles: int, board):
@@ -152,11 +168,17 @@ def auto_fold(graph: DataflowGraph, board, clock_mhz: float, target_fps: float |
     """
     foldable = graph.foldable
     # the DMA moves at most one memory-port word per cycle: folding faster than that buys nothing
-    floor = max(io_cycles(-(-graph.input.elems * graph.input.dtype.bits // 8), board.dma_port_bits),
-                io_cycles(-(-graph.output.elems * graph.output.dtype.bits // 8), board.dma_port_bits))
+    in_bytes = -(-graph.input.elems * graph.input.dtype.bits // 8)
+    out_bytes = -(-graph.output.elems * graph.output.dtype.bits // 8)
+    floor = max(io_cycles(in_bytes, board.dma_port_bits), io_cycles(out_bytes, board.dma_port_bits))
     if target_fps is not None:
         budget = int(clock_mhz * 1e6 // target_fps)
-        folded = fold_to_cycles(graph, max(1, budget), board)
+        if budget < floor:
+            raise HwgenError(f"{target_fps:,.0f} frames/s is out of reach: the DMA moves {in_bytes} bytes in and {out_bytes} bytes out "
+                             f"per frame through {board.name}'s {board.dma_port_bits}-bit memory port, {floor} cycles per frame, "
+                             f"at most {clock_mhz * 1e6 / floor:,.0f} frames/s at {clock_mhz:g} MHz",
+                             hint="lower --target-fps or raise the clock")
+        folded = fold_to_cycles(graph, budget, board)
         slow = [l for l in folded.layers if cycles(l) > budget]
         if slow:
             raise HwgenError(f"{target_fps:,.0f} frames/s at {clock_mhz:g} MHz needs every layer within {budget} cycles per frame; "

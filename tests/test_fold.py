@@ -1,0 +1,108 @@
+"""Folding: files (hwgen and FINN names), automatic folding to a target, the fastest that fits, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hwgen.boards import load_board
+from hwgen.datatypes import DataType
+from hwgen.errors import HwgenError
+from hwgen.estimate import cycles, resources
+from hwgen.fold import _cost, apply_folding, auto_fold, cheapest_within, fits, fold_to_cycles, read_folding
+from hwgen.ir.layers import DWC, MVAU
+from tests.conftest import chain, random_thresholds, random_values
+
+I, U, B = DataType.int, DataType.uint, DataType.bipolar
+
+
+def tfc_like(rng, widths=(784, 64, 64, 64, 10), dtype=B()):
+    layers = []
+    for i, (mw, mh) in enumerate(zip(widths[:-1], widths[1:])):
+        w = random_values(rng, dtype, (mh, mw))
+        last = i == len(widths) - 2
+        acc = DataType.smallest(-mw, mw + 1)
+        out = acc if last else dtype
+        thr = None if last else random_thresholds(rng, mh, 1, -mw, mw)
+        layers.append(MVAU(f"MVAU_{i}", mw, mh, 1, 1, dtype, dtype, acc, out, w, thr, 0 if last else -1))
+    return chain(layers)
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return tfc_like(np.random.default_rng(0))
+
+
+def test_target_fps_is_met_at_least_cost(graph):
+    board = load_board("pynq-z2")
+    folded = auto_fold(graph, board, 100.0, target_fps=100_000)
+    budget = 100e6 // 100_000
+    assert all(cycles(l) <= budget for l in folded.layers)
+    # no layer could be folded cheaper and still meet the budget
+    from hwgen.fold import _candidates, _cost
+
+    for layer in folded.foldable:
+        cheaper = [c for c in _candidates(layer) if cycles(c) <= budget and _cost(c, board) < _cost(layer, board)]
+        assert not cheaper, layer.name
+
+
+def test_fastest_that_fits_is_balanced_and_fits(graph):
+    board = load_board("pynq-z2")
+    folded = auto_fold(graph, board, 100.0)
+    ok, usage = fits(folded, board)
+    assert ok, usage
+    bottleneck = max(cycles(l) for l in folded.layers)
+    # balanced: each layer is the cheapest folding within the bottleneck's cycles
+    for layer in folded.foldable:
+        assert layer is cheapest_within(layer, bottleneck, board) or _cost(layer, board) <= _cost(cheapest_within(layer, bottleneck, board), board)
+    # fastest: every faster design (any smaller cycle budget) exceeds the board
+    faster = fold_to_cycles(graph, bottleneck - 1, board)
+    assert max(cycles(l) for l in faster.layers) < bottleneck
+    assert not fits(faster, board)[0]
+
+
+def test_target_beyond_the_dma_is_refused(graph):
+    # 784 bipolar inputs are 98 bytes a frame: 13 cycles through the 64-bit port at 100 MHz
+    with pytest.raises(HwgenError, match=r"DMA moves 98 bytes in and 10 bytes out per frame .* at most 7,692,308 frames/s"):
+        auto_fold(graph, load_board("pynq-z2"), 100.0, target_fps=10e6)
+
+
+def test_target_needing_more_than_the_board_gives_a_table():
+    big = tfc_like(np.random.default_rng(3), widths=(256, 1024, 1024, 10))
+    with pytest.raises(HwgenError, match=r"(?s)cheapest folding for 2,000,000 frames/s does not fit pynq-z2.*MVAU_1"):
+        auto_fold(big, load_board("pynq-z2"), 100.0, target_fps=2e6)
+
+
+def test_too_big_for_the_board_gives_a_table():
+    rng = np.random.default_rng(1)
+    big = tfc_like(rng, widths=(1024, 1024, 10), dtype=I(8))  # 8 Mbit of weights: > 140 BRAM36
+    with pytest.raises(HwgenError, match=r"(?s)does not fit pynq-z2.*over:.*MVAU_0"):
+        auto_fold(big, load_board("pynq-z2"), 100.0)
+
+
+def test_finn_folding_names_and_ignored_keys(graph, tmp_path):
+    path = tmp_path / "finn.json"
+    path.write_text(json.dumps({"Defaults": {}, "MVAU_hls_0": {"PE": 16, "SIMD": 49, "ram_style": "block"},
+                                "MatrixVectorActivation_1": {"PE": 4, "SIMD": 8}, "StreamingFIFO_rtl_3": {"depth": 64}}))
+    folded = apply_folding(graph, read_folding(path))
+    m0, m1 = folded.layer("MVAU_0"), folded.layer("MVAU_1")
+    assert (m0.pe, m0.simd, m1.pe, m1.simd) == (16, 49, 4, 8)
+    assert any(isinstance(l, DWC) for l in folded.layers)  # PE 16 -> SIMD 8 needs a converter
+    folded.check()
+
+
+@pytest.mark.parametrize("content,match", [
+    ('{"MVAU_9": {"PE": 1}}', "names layers this model does not have: MVAU_9"),
+    ('{"MVAU_0": {"PE": 3}}', r"pe=3 must be a divisor of mh=64 \(valid: 1, 2, 4, 8, 16, 32, 64\)"),
+    ('{"MVAU_0": {"PE": "4"}}', "PE must be an integer"),
+    ('{"MVAU_0": {"PEE": 4}}', "has no folding parameter PEE"),
+    ("[1, 2]", "must hold a JSON object"),
+    ("{not json", "is not valid JSON"),
+])
+def test_bad_folding_files(graph, tmp_path, content, match):
+    path = tmp_path / "f.json"
+    path.write_text(content)
+    with pytest.raises(HwgenError, match=match):
+        apply_folding(graph, read_folding(path))
