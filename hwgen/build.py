@@ -28,6 +28,7 @@ from hwgen.errors import HwgenError
 
 STATUS_FILE = "hwgen.json"
 REFERENCE_FRAMES = 32  # inputs + C-sim outputs shipped in deploy/ for the on-board self-check
+COSIM_FRAMES = 4  # frames the RTL co-simulation checks (it is slow)
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,12 @@ class BuildConfig:
     target_fps: float | None = None  # automatic folding: cheapest design reaching this; None: fastest that fits
     verify_frames: int = 100  # frames compared against QONNX execution (IR vs C-sim: every frame)
     seed: int = 0  # seed of the random verification inputs (models without a bundled test set)
-    clock_mhz: float | None = None  # PL clock for the estimates; None: the board's default
+    clock_mhz: float | None = None  # PL clock for the estimates and synthesis; None: the board's default
+    xilinx_settings: tuple[Path, ...] = ()  # settings64.sh scripts of Vivado / Vitis HLS; empty: tools from PATH
+    synthesize: bool = True  # run Vitis HLS + Vivado when found (scripts are written either way)
+    require_bitstream: bool = False  # fail unless a bitstream was produced
+    cosim: bool = False  # also run Vitis HLS C/RTL co-simulation on a few verification frames
+    jobs: int = 4  # parallel Vivado jobs
 
     def __post_init__(self) -> None:
         if self.verify_frames < 1:
@@ -48,6 +54,8 @@ class BuildConfig:
             raise HwgenError(f"clock_mhz must be in (0, 1000], not {self.clock_mhz}")
         if self.target_fps is not None and self.target_fps <= 0:
             raise HwgenError(f"target_fps must be positive, not {self.target_fps}")
+        if self.require_bitstream and not self.synthesize:
+            raise HwgenError("a bitstream is required but synthesis is switched off")
         if self.target_fps is not None and self.folding is not None:
             raise HwgenError("give either a folding file or a target FPS, not both")
 
@@ -68,10 +76,12 @@ class Build:
     verification: dict = field(default_factory=dict)
     estimates: dict = field(default_factory=dict)
     reference_io: dict = field(default_factory=dict)  # a few inputs and their C-sim outputs
-    synthesis_status: list = field(default_factory=lambda: [
-        "not done: HLS synthesis, Vivado and the bitstream (the Vitis HLS / Vivado flow is not implemented yet)"])
+    cosim_vectors: tuple = ()  # packed input bytes and C-sim output bytes of a few frames
+    synthesis: dict = field(default_factory=dict)  # what the tools did, parsed reports
+    synthesis_status: list = field(default_factory=list)  # lines for the summary
     timings: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    progress: Callable[[str], None] = field(default=lambda _msg: None, repr=False)
 
     @property
     def clock_mhz(self) -> float:
@@ -147,6 +157,8 @@ def step_verify(b: Build) -> None:
     levels = acc.quantize(x)
     report = {"ir_vs_csim": verify.compare_ir_csim(b.graph, acc, levels)}
     b.reference_io = {"x": x[:REFERENCE_FRAMES], "y_int": acc.execute_integers(levels[:REFERENCE_FRAMES])}
+    packed = acc.pack_input(levels[:COSIM_FRAMES])
+    b.cosim_vectors = (packed, acc.backend.run(packed, len(packed)))
     if not report["ir_vs_csim"]["bit_exact"]:
         _write_json(b.out_dir / "report" / "verification.json", report)
         raise HwgenError(f"C simulation differs from the numpy reference in {report['ir_vs_csim']['mismatches']} of "
@@ -220,6 +232,53 @@ def step_deploy(b: Build) -> None:
     _write_metadata(b, deploy / "accelerator.json")
 
 
+def step_synth(b: Build) -> None:
+    """Write the Vitis HLS / Vivado scripts; run them when the tools are found (and wanted)."""
+    from hwgen.synth import find_tools, make_plan, run_plan, write_scripts
+
+    cfg = b.config
+    scripts = write_scripts(b.out_dir, b.board, b.design, b.clock_mhz, cfg.cosim,
+                            b.cosim_vectors if cfg.cosim else None, jobs=cfg.jobs)
+    finish = f"python -m hwgen synth {b.out_dir}" + "".join(f" --xilinx-settings {s}" for s in cfg.xilinx_settings)
+    b.synthesis = {"scripts": [str(p) for p in scripts["files"]], "ran": False, "finish_command": finish}
+    if not cfg.synthesize:
+        b.synthesis_status = ["not done: synthesis (switched off); scripts in hls/hls.tcl and vivado/bd.tcl",
+                              f"finish:   {finish}"]
+        return
+    tools = find_tools(cfg.xilinx_settings or None)
+    b.synthesis["tools"] = tools.describe()
+    if not tools.complete:
+        if cfg.require_bitstream:
+            raise HwgenError(f"a bitstream was required, but {', '.join(tools.missing)} not found ({tools.describe()})",
+                             hint="put Vitis HLS and Vivado on PATH or pass --xilinx-settings .../settings64.sh")
+        b.synthesis_status = [
+            f"not done: Vitis HLS synthesis, Vivado implementation and the bitstream ({', '.join(tools.missing)} not found); "
+            "the scripts are written (hls/hls.tcl, vivado/bd.tcl)",
+            f"finish:   {finish}   (on a machine with Vitis HLS and Vivado)"]
+        return
+    run_plan(make_plan(scripts, tools), b.out_dir / "vivado" / "logs", progress=b.progress)
+    b.synthesis["ran"] = True
+    b.synthesis.update(_synthesis_reports(b))
+    _write_json(b.out_dir / "report" / "synthesis.json", b.synthesis)
+    b.synthesis_status = [f"synthesized: deploy/hwgen.bit + hwgen.hwh; {b.synthesis.get('summary', '')}"]
+
+
+def _synthesis_reports(b: Build) -> dict:
+    from dataclasses import asdict as fields_of
+
+    from hwgen.synth import parse_csynth_xml, parse_timing_summary, parse_utilization
+    from hwgen.synth.scripts import csynth_report, vivado_reports
+
+    reports = vivado_reports(b.out_dir)
+    hls = parse_csynth_xml(csynth_report(b.out_dir))
+    util = parse_utilization(reports["utilization"])
+    timing = parse_timing_summary(reports["timing_summary"])
+    used = {k: util.used(k) for k in ("LUT", "FF", "BRAM36", "URAM", "DSP")}
+    summary = (f"post-implementation {used['LUT']:,.0f} LUT, {used['BRAM36']:g} BRAM36, {used['DSP']:,.0f} DSP; "
+               f"timing {'met' if timing.met else 'NOT met'} (WNS {timing.wns_ns:+.3f} ns)")
+    return {"hls": fields_of(hls), "utilization": used, "timing": fields_of(timing), "summary": summary}
+
+
 def step_report(b: Build) -> None:
     from hwgen.report import write_report
 
@@ -235,6 +294,7 @@ STEPS: list[tuple[str, Callable[[Build], None]]] = [
     ("csim", step_csim),
     ("verify", step_verify),
     ("estimate", step_estimate),
+    ("synth", step_synth),
     ("report", step_report),
     ("deploy", step_deploy),
 ]
@@ -264,7 +324,7 @@ def _write_metadata(b: Build, path: Path) -> None:
         "output": {"shape": list(g.output.shape), "dtype": str(g.output.dtype), "elems": g.output.elems, "ops": list(g.output.ops),
                    "per_word": d["output"].per_word, "bus": d["output"].bus, "words": d["output"].words},
         "csim_library": str(rel),
-        "bitstream": None,
+        "bitstream": "hwgen.bit" if b.synthesis.get("ran") else None,
         "ip": "hwgen_top_0",
         "dma": "axi_dma_0",
         "frames_register": 0x10,
@@ -316,10 +376,24 @@ def _versions() -> dict:
 
 
 def _record(b: Build, status: str, error: str | None = None) -> None:
-    cfg = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(b.config).items()}
+    cfg = {k: (str(v) if isinstance(v, Path) else [str(p) for p in v] if isinstance(v, tuple) else v)
+           for k, v in asdict(b.config).items()}
     record = {"status": status, "error": error, "config": cfg, "model_name": b.model_name, "versions": _versions(),
               "step_seconds": b.timings, "notes": b.notes + (b.graph.notes if b.graph is not None else [])}
     _write_json(b.out_dir / STATUS_FILE, record)
+
+
+def config_of(build_dir: Path) -> BuildConfig:
+    """The BuildConfig a build folder was made with (from its hwgen.json)."""
+    path = Path(build_dir) / STATUS_FILE
+    if not path.is_file():
+        raise HwgenError(f"{build_dir} is not an hwgen build folder (no {STATUS_FILE})", hint="build it first: python -m hwgen build")
+    cfg = json.loads(path.read_text())["config"]
+    paths = {"model", "out_dir", "folding"}
+    for key in paths:
+        cfg[key] = Path(cfg[key]) if cfg.get(key) is not None else None
+    cfg["xilinx_settings"] = tuple(Path(p) for p in cfg.get("xilinx_settings", ()))
+    return BuildConfig(**{k: v for k, v in cfg.items() if k in BuildConfig.__dataclass_fields__})
 
 
 def run_build(config: BuildConfig, progress: Callable[[str], None] | None = None) -> Build:
@@ -333,9 +407,11 @@ def run_build(config: BuildConfig, progress: Callable[[str], None] | None = None
     b = Build(config=config, out_dir=out, board=board, model_name=Path(config.model).stem if Path(config.model).stem != "model" else Path(config.model).parent.name)
     for sub in ("model", "hls", "csim", "report", "deploy"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    (out / "deploy" / "accelerator.json").unlink(missing_ok=True)
+    for stale in ("accelerator.json", "hwgen.bit", "hwgen.hwh"):  # not this design's until produced again
+        (out / "deploy" / stale).unlink(missing_ok=True)
     _record(b, "running")
     say = progress or (lambda _msg: None)
+    b.progress = say
     for i, (name, step) in enumerate(STEPS, 1):
         say(f"[{i}/{len(STEPS)}] {name} ...")
         t0 = time.perf_counter()
@@ -356,13 +432,19 @@ def run_build(config: BuildConfig, progress: Callable[[str], None] | None = None
 
 
 def build(model_path=None, board: str = "pynq-z2", out_dir="build", folding=None, target_fps: float | None = None,
-          verify_frames: int = 100, seed: int = 0, clock_mhz: float | None = None, verbose: bool = False) -> Build:
+          verify_frames: int = 100, seed: int = 0, clock_mhz: float | None = None, xilinx_settings=(),
+          synthesize: bool = True, require_bitstream: bool = False, cosim: bool = False, jobs: int = 4,
+          verbose: bool = False) -> Build:
     """Build an accelerator for a QONNX model (None: the bundled digits MLP) into `out_dir`.
 
     Folding: from `folding` (a JSON file), else automatic: the cheapest reaching `target_fps`,
-    or without a target the fastest that fits the board.
+    or without a target the fastest that fits the board. Synthesis runs when Vitis HLS and Vivado
+    are found (on PATH or through `xilinx_settings`); otherwise the scripts are written and the
+    summary names the command that finishes the build.
     """
     config = BuildConfig(model=Path(model_path) if model_path is not None else None, board=board, out_dir=Path(out_dir),
                          folding=Path(folding) if folding is not None else None, target_fps=target_fps,
-                         verify_frames=verify_frames, seed=seed, clock_mhz=clock_mhz)
+                         verify_frames=verify_frames, seed=seed, clock_mhz=clock_mhz,
+                         xilinx_settings=tuple(Path(p) for p in xilinx_settings), synthesize=synthesize,
+                         require_bitstream=require_bitstream, cosim=cosim, jobs=jobs)
     return run_build(config, progress=(lambda m: print(m, file=sys.stderr, flush=True)) if verbose else None)

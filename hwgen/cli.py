@@ -26,7 +26,15 @@ def _parser() -> argparse.ArgumentParser:
                                                     "default: the fastest design that fits the board")
     b.add_argument("--verify-frames", type=int, default=100, help="frames compared with QONNX execution; default 100")
     b.add_argument("--seed", type=int, default=0, help="seed of random verification inputs; default 0")
-    b.add_argument("--clock-mhz", type=float, help="PL clock for the estimates; default: the board's")
+    b.add_argument("--clock-mhz", type=float, help="PL clock for the estimates and synthesis; default: the board's")
+    _synth_options(b)
+    b.add_argument("--no-synth", action="store_true", help="write the synthesis scripts but do not run the tools")
+
+    y = sub.add_parser("synth", help="finish a build with Vitis HLS and Vivado (bitstream into deploy/)",
+                       description="Re-run a build folder's steps with its recorded configuration, this time requiring "
+                                   "Vitis HLS and Vivado: writes deploy/hwgen.bit + hwgen.hwh and report/synthesis.json.")
+    y.add_argument("build", type=Path, help="build folder of python -m hwgen build")
+    _synth_options(y)
 
     c = sub.add_parser("csim", help="run a finished build's C simulation on a .npy input",
                        description="Feed float inputs (as the original model takes them, batch first) through the "
@@ -39,12 +47,37 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _synth_options(p) -> None:
+    p.add_argument("--xilinx-settings", type=Path, action="append", default=[], metavar="SETTINGS_SH",
+                   help="settings64.sh of Vivado (and of Vitis HLS if installed apart); repeatable; default: tools on PATH")
+    p.add_argument("--require-bitstream", action="store_true", help="fail unless Vitis HLS and Vivado ran and made a bitstream")
+    p.add_argument("--cosim", action="store_true", help="also run Vitis HLS C/RTL co-simulation on a few verified frames")
+    p.add_argument("--jobs", type=int, default=4, help="parallel Vivado jobs; default 4")
+
+
+def cmd_synth(args) -> int:
+    from dataclasses import replace
+
+    from hwgen.build import config_of, run_build
+    from hwgen.report import summary_text
+
+    config = replace(config_of(args.build), out_dir=args.build, synthesize=True, require_bitstream=True,
+                     cosim=args.cosim, jobs=args.jobs,
+                     xilinx_settings=tuple(args.xilinx_settings) or config_of(args.build).xilinx_settings)
+    b = run_build(config, progress=lambda m: print(m, flush=True))
+    print()
+    print(summary_text(b))
+    return 0
+
+
 def cmd_build(args) -> int:
     from hwgen.build import BuildConfig, run_build
     from hwgen.report import summary_text
 
     config = BuildConfig(model=args.model, board=args.board, out_dir=args.out, folding=args.folding,
-                         target_fps=args.target_fps, verify_frames=args.verify_frames, seed=args.seed, clock_mhz=args.clock_mhz)
+                         target_fps=args.target_fps, verify_frames=args.verify_frames, seed=args.seed, clock_mhz=args.clock_mhz,
+                         xilinx_settings=tuple(args.xilinx_settings), synthesize=not args.no_synth,
+                         require_bitstream=args.require_bitstream, cosim=args.cosim, jobs=args.jobs)
     b = run_build(config, progress=lambda m: print(m, flush=True))
     print()
     print(summary_text(b))
@@ -86,7 +119,7 @@ def cmd_boards(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"build": cmd_build, "csim": cmd_csim, "boards": cmd_boards}[args.command]
+    handler = {"build": cmd_build, "synth": cmd_synth, "csim": cmd_csim, "boards": cmd_boards}[args.command]
     try:
         return handler(args)
     except HwgenError as exc:

@@ -113,10 +113,20 @@ void hwgen_overflow(const char* layer);
 template <unsigned W>
 inline unsigned long long code_mask() { return W >= 64 ? ~0ULL : (1ULL << (W % 64)) - 1; }
 
-// Element j of a packed word as a plain integer code (C-sim fast path).
-template <unsigned W, int N>
-inline unsigned long long element_code(const ap_uint<N>& word, unsigned j) {
-    return word(j * W + W - 1, j * W).to_uint64();
+// The COUNT codes of W bits packed in a word, as plain integers (C-sim fast path): the word is
+// read in 64-bit chunks once, elements are cut from the chunks with shifts.
+template <unsigned W, unsigned COUNT, int N>
+inline void unpack_codes(const ap_uint<N>& word, unsigned long long* codes) {
+    const unsigned CHUNKS = (N + 63) / 64;
+    unsigned long long chunk[CHUNKS + 1];
+    for (unsigned c = 0; c < CHUNKS; c++) chunk[c] = word((64 * c + 64 < N ? 64 * c + 64 : N) - 1, 64 * c).to_uint64();
+    chunk[CHUNKS] = 0;
+    for (unsigned j = 0; j < COUNT; j++) {
+        const unsigned bit = j * W, c = bit / 64, off = bit % 64;
+        unsigned long long v = chunk[c] >> off;
+        if (off + W > 64) v |= chunk[c + 1] << (64 - off);
+        codes[j] = v & code_mask<W>();
+    }
 }
 
 }  // namespace hwgen

@@ -55,10 +55,11 @@ void mvau_fast(hls::stream<ap_uint<SIMD * TI::width> >& in, hls::stream<ap_uint<
     }
     HWGEN_COUNT(name, (unsigned long long)frames * VECTORS * NF * SF);
     std::vector<long long> x(MW);
+    unsigned long long codes[SIMD];
     for (unsigned long long v = 0; v < (unsigned long long)frames * VECTORS; v++) {
         for (unsigned sf = 0; sf < SF; sf++) {
-            ap_uint<SIMD * TI::width> word = in.read();
-            for (unsigned s = 0; s < SIMD; s++) x[sf * SIMD + s] = TI::native(element_code<TI::width>(word, s));
+            unpack_codes<TI::width, SIMD>(in.read(), codes);
+            for (unsigned s = 0; s < SIMD; s++) x[sf * SIMD + s] = TI::native(codes[s]);
         }
         for (unsigned nf = 0; nf < NF; nf++) {
             ap_uint<PE * TO::width> y = 0;
@@ -130,13 +131,19 @@ void mvau(hls::stream<ap_uint<SIMD * TI::width> >& in, hls::stream<ap_uint<PE * 
         } else {
             x = buffer[sf];
         }
+        ap_uint<TI::width> xs[SIMD];  // the word's elements, cut once for all PE lanes
+#pragma HLS ARRAY_PARTITION variable = xs complete
+        for (unsigned s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+            xs[s] = element<TI::width>(x, s);
+        }
         for (unsigned p = 0; p < PE; p++) {
 #pragma HLS UNROLL
             acc_t sum = sf == 0 ? acc_t(0) : acc[p];
             for (unsigned s = 0; s < SIMD; s++) {
 #pragma HLS UNROLL
                 ap_uint<TW::width> w = weights[p][nf * SF + sf][s];
-                sum += Mul<TI, TW>::apply(element<TI::width>(x, s), w);
+                sum += Mul<TI, TW>::apply(xs[s], w);
             }
             acc[p] = sum;
         }

@@ -71,19 +71,25 @@ def compile_library(sources: list[Path], include_dirs: list[Path], output: Path,
     cached = cache_dir() / f"{_digest(sources, include_dirs, toolchain, flags)}.so"
     output.parent.mkdir(parents=True, exist_ok=True)
     if cached.is_file():
-        shutil.copyfile(cached, output)
+        _install(cached, output)
         log.write_text(f"cache hit: {cached}\n")
         return output, True
     cmd = [toolchain.cxx, *flags, *(f"-I{d}" for d in include_dirs), f"-I{toolchain.ap_include}",
-           *(str(s) for s in sources), "-o", str(output)]
+           *(str(s) for s in sources), "-o", str(building := output.with_suffix(".building"))]
     result = subprocess.run(cmd, capture_output=True, text=True)
     log.write_text(f"$ {' '.join(cmd)}\n\n{result.stdout}{result.stderr}")
     if result.returncode != 0:
         errors = [l for l in result.stderr.splitlines() if "error" in l][:15] or result.stderr.splitlines()[-15:]
         raise ToolError(f"g++ failed to compile the C simulation (exit {result.returncode}):\n" + "\n".join(errors),
                         where=str(log), hint="this is a bug in hwgen's generated code if the model was accepted; please report it with the log")
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-    shutil.copyfile(output, tmp)
-    os.replace(tmp, cached)
+    os.replace(building, output)
+    _install(output, cached)
     return output, False
+
+
+def _install(source: Path, target: Path) -> None:
+    """Copy then rename: a library someone has loaded is replaced, never overwritten in place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ctypes
+import hashlib
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +19,26 @@ CSIM_ERRORS = {
 }
 
 
+def _private_copy(library: Path) -> Path:
+    """A content-named copy to dlopen: the loader caches libraries by path, so a rebuilt library at
+    the same path would silently return the old one (or crash when overwritten while mapped)."""
+    data = library.read_bytes()
+    target = Path(tempfile.gettempdir()) / f"hwgen-csim-{os.getuid()}" / f"{hashlib.sha256(data).hexdigest()[:20]}.so"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    return target
+
+
 class CSimBackend:
     """The C simulation of the generated C++ (a g++-built shared library), fed the DMA's bytes."""
 
     def __init__(self, library: Path, meta: dict):
         if not Path(library).is_file():
             raise FileNotFoundError(f"C-sim library {library} not found: run the build's csim step (python -m hwgen build ...)")
-        self.lib = ctypes.CDLL(str(Path(library).resolve()))
+        self.lib = ctypes.CDLL(str(_private_copy(Path(library))))
         self.lib.hwgen_run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint]
         self.lib.hwgen_run.restype = ctypes.c_int
         self.lib.hwgen_iterations.argtypes = [ctypes.c_char_p]

@@ -38,7 +38,7 @@ def encode(values: np.ndarray, dtype: str) -> np.ndarray:
         raise ValueError(f"values in [{values.min()}, {values.max()}] do not fit {dtype}")
     if kind == "bipolar":
         return (values > 0).astype(np.uint64)
-    return values.astype(np.uint64) & np.uint64((1 << bits) - 1 if bits < 64 else ~0)
+    return values.astype(np.uint64) & np.uint64((1 << bits) - 1)
 
 
 def decode(codes: np.ndarray, dtype: str) -> np.ndarray:
@@ -49,10 +49,15 @@ def decode(codes: np.ndarray, dtype: str) -> np.ndarray:
         codes = codes & np.uint64((1 << bits) - 1)
     if kind == "bipolar":
         return codes.astype(np.int64) * 2 - 1
-    values = codes.astype(np.int64)
-    if kind == "int" and bits < 64:
-        values = np.where(values >= (1 << (bits - 1)), values - (1 << bits), values)
-    return values
+    if kind == "int":  # sign-extend: move the sign bit to bit 63, shift back arithmetically
+        shift = np.uint64(64 - bits)
+        return (codes << shift).view(np.int64) >> np.int64(64 - bits)
+    return codes.astype(np.int64)
+
+
+def _uint(bits: int):
+    """Smallest numpy unsigned type of at least `bits` bits."""
+    return next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if np.dtype(t).itemsize * 8 >= bits)
 
 
 def pack(values: np.ndarray, dtype: str, per_word: int, bus: int) -> np.ndarray:
@@ -64,12 +69,16 @@ def pack(values: np.ndarray, dtype: str, per_word: int, bus: int) -> np.ndarray:
         raise ValueError(f"cannot pack {elems} x {dtype} as {per_word} per {bus}-bit word")
     words = elems // per_word
     codes = encode(values, dtype).reshape(frames, words, per_word)
-    shifts = np.arange(bits, dtype=np.uint64)
-    bitplanes = ((codes[..., None] >> shifts) & np.uint64(1)).astype(np.uint8)  # (f, w, per_word, bits)
-    bitplanes = bitplanes.reshape(frames, words, per_word * bits)
-    if per_word * bits < bus:
-        bitplanes = np.concatenate([bitplanes, np.zeros((frames, words, bus - per_word * bits), np.uint8)], axis=2)
-    return np.packbits(bitplanes, axis=2, bitorder="little").reshape(frames, words * (bus // 8))
+    if bits in (8, 16, 32, 64):  # whole bytes: a little-endian view, no bit shuffling
+        data = codes.astype(np.dtype(_uint(bits)).newbyteorder("<")).view(np.uint8).reshape(frames, words, -1)
+    else:
+        small = _uint(bits)
+        shifts = np.arange(bits, dtype=small)
+        bitplanes = ((codes.astype(small)[..., None] >> shifts) & small(1)).astype(np.uint8)  # (f, w, per_word, bits)
+        data = np.packbits(bitplanes.reshape(frames, words, per_word * bits), axis=2, bitorder="little")
+    if data.shape[2] < bus // 8:
+        data = np.concatenate([data, np.zeros((frames, words, bus // 8 - data.shape[2]), np.uint8)], axis=2)
+    return data.reshape(frames, words * (bus // 8))
 
 
 def unpack(data: np.ndarray, dtype: str, per_word: int, bus: int, elems: int) -> np.ndarray:
@@ -78,7 +87,13 @@ def unpack(data: np.ndarray, dtype: str, per_word: int, bus: int, elems: int) ->
     data = np.asarray(data, dtype=np.uint8)
     frames = data.shape[0]
     words = elems // per_word
-    bitplanes = np.unpackbits(data.reshape(frames, words, bus // 8), axis=2, bitorder="little")
-    bitplanes = bitplanes[:, :, : per_word * bits].reshape(frames, words, per_word, bits).astype(np.uint64)
-    codes = (bitplanes << np.arange(bits, dtype=np.uint64)).sum(axis=3, dtype=np.uint64)
+    data = data.reshape(frames, words, bus // 8)
+    if bits in (8, 16, 32, 64):
+        raw = np.ascontiguousarray(data[:, :, : per_word * bits // 8])
+        codes = raw.view(np.dtype(_uint(bits)).newbyteorder("<")).astype(np.uint64)
+        return decode(codes.reshape(frames, elems), dtype)
+    bitplanes = np.unpackbits(data, axis=2, bitorder="little")
+    small = _uint(bits)
+    bitplanes = bitplanes[:, :, : per_word * bits].reshape(frames, words, per_word, bits).astype(small)
+    codes = (bitplanes << np.arange(bits, dtype=small)).sum(axis=3, dtype=small)
     return decode(codes.reshape(frames, elems), dtype)

@@ -1,0 +1,44 @@
+"""Synthesis with the Xilinx tools: scripts (scripts.py), tool location and runs (tools.py), reports (reports.py).
+
+Everything up to the tools' boundary works without them: the scripts are written and checked
+here; Vitis HLS and Vivado run only through tools.run_plan, when find_tools finds them.
+"""
+
+from hwgen.synth.reports import (
+    HlsReport,
+    Timing,
+    Utilization,
+    parse_csynth_xml,
+    parse_pl_clock,
+    parse_timing_summary,
+    parse_utilization,
+)
+from hwgen.synth.scripts import IP_VLNV, write_scripts
+from hwgen.synth.tools import (
+    StepResult,
+    ToolPlan,
+    Tools,
+    ToolStep,
+    find_tools,
+    make_plan,
+    run_plan,
+)
+
+__all__ = [
+    "IP_VLNV",
+    "HlsReport",
+    "StepResult",
+    "Timing",
+    "ToolPlan",
+    "ToolStep",
+    "Tools",
+    "Utilization",
+    "find_tools",
+    "make_plan",
+    "parse_csynth_xml",
+    "parse_pl_clock",
+    "parse_timing_summary",
+    "parse_utilization",
+    "run_plan",
+    "write_scripts",
+]

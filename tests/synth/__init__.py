@@ -1,0 +1,1 @@
+"""Tests of hwgen.synth: scripts, tools (with fake executables) and report parsers."""
