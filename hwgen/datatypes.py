@@ -56,7 +56,7 @@ class DataType:
             raise ValueError(f"empty range [{lo}, {hi}]")
         if lo >= 0:
             return DataType.uint(max(1, hi.bit_length()))
-        bits = max((-lo - 1).bit_length(), hi.bit_length()) + 1
+        bits = max((-lo - 1).bit_length(), max(hi, 0).bit_length()) + 1
         return DataType.int(bits)
 
     @staticmethod

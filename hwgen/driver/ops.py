@@ -54,12 +54,13 @@ def quant_int(x: np.ndarray, q: dict, dtype=np.float64) -> np.ndarray:
     Returned as `dtype` floats holding integers. With dtype=float32 this reproduces
     QONNX's float32 execution exactly (the host's input quantization relies on it).
     """
+    dtype = np.dtype(dtype).type
     x = np.asarray(x, dtype=dtype)
     scale = np.asarray(q["scale"], dtype=dtype)
-    if q["op"] == "bipolar_quant" or (q["bits"] == 1 and q["signed"]):
-        y = x / scale
-        if q["op"] == "quant":
-            y = y + np.asarray(q["zero_point"], dtype=dtype)
+    if q["op"] == "bipolar_quant":  # QONNX takes the sign of x itself (not of x / scale)
+        return np.where(x >= 0, dtype(1), dtype(-1))
+    if q["bits"] == 1 and q["signed"]:
+        y = x / scale + np.asarray(q["zero_point"], dtype=dtype)
         return np.where(y >= 0, dtype(1), dtype(-1))
     lo, hi = int_range(q["bits"], q["signed"], q["narrow"])
     y = x / scale + np.asarray(q["zero_point"], dtype=dtype)

@@ -1,0 +1,184 @@
+"""Host-side float ops, the input quantizer above all, against QONNX's own implementation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qonnx.custom_op.general import intquant
+from qonnx.custom_op.general.bipolar_quant import binary_quant
+from qonnx.custom_op.general.quant import max_int, min_int
+from qonnx.custom_op.general.quant import quant as qonnx_quant
+
+from hwgen.driver.ops import apply_op, apply_ops, int_range, quant_int, quant_levels
+
+QONNX_MODES = ["ROUND", "HALF_EVEN", "FLOOR", "CEIL", "UP", "DOWN", "HALF_UP", "HALF_DOWN"]
+
+
+def qonnx_levels(monkeypatch, x, scale, zero_point, bits, signed, narrow, mode):
+    """QONNX's Quant output and the integer levels it rounded to (captured from its rounding step)."""
+    seen = []
+    original = intquant.resolve_rounding_mode
+
+    def capture(name):
+        fn = original(name)
+        return lambda y: seen.append(fn(y)) or seen[-1]
+
+    monkeypatch.setattr(intquant, "resolve_rounding_mode", capture)
+    out = qonnx_quant(x, scale, zero_point, np.asarray(bits, dtype=x.dtype), signed, narrow, mode)
+    monkeypatch.undo()
+    return out, (seen[0] if seen else None)
+
+
+def random_case(rng, dtype, bits, signed, narrow, per_channel: bool, pow2_scale: bool):
+    """Inputs spread over the quantizer's range and beyond, plus inputs exactly at .5 ties."""
+    channels = 6
+    shape = (channels,) if per_channel else ()
+    if pow2_scale:
+        scale = (2.0 ** rng.integers(-6, 3, size=shape)).astype(dtype)
+        zero = (rng.integers(0, 2, size=shape) * (0 if signed else rng.integers(0, 2 ** min(bits, 3)))).astype(dtype)
+    else:
+        scale = (2.0 ** rng.uniform(-6, 3, size=shape)).astype(dtype)
+        zero = rng.choice([0.0, 1.0, 3.0, 0.25, -2.5], size=shape).astype(dtype)
+    lo, hi = int_range(bits, signed, narrow)
+    spread = rng.uniform(lo - 3, hi + 3, size=(40, channels))
+    ties = rng.integers(lo - 2, hi + 2, size=(40, channels)) + 0.5  # level + .5: exact ties when the scale is a power of 2
+    levels = np.concatenate([spread, ties, [[lo] * channels, [hi] * channels, [0] * channels]])
+    x = ((levels - zero) * scale).astype(dtype)
+    x = np.concatenate([x, np.zeros((1, channels), dtype), -np.zeros((1, channels), dtype)])
+    return x, scale, zero
+
+
+@pytest.mark.parametrize("mode", QONNX_MODES)
+@pytest.mark.parametrize("signed,narrow", [(True, False), (True, True), (False, False), (False, True)], ids=["int", "int-narrow", "uint", "uint-narrow"])
+def test_quant_int_float32_equals_qonnx(monkeypatch, mode, signed, narrow):
+    """The host's input quantization (float32) must reproduce QONNX's Quant exactly."""
+    rng = np.random.default_rng(QONNX_MODES.index(mode) * 10 + 2 * signed + narrow)
+    exact_ties = 0
+    for bits in range(1, 9):
+        for per_channel in (False, True):
+            for pow2_scale in (True, False):
+                x, scale, zero = random_case(rng, np.float32, bits, signed, narrow, per_channel, pow2_scale)
+                q = {"op": "quant", "scale": scale, "zero_point": zero, "bits": bits, "signed": signed, "narrow": narrow,
+                     "rounding_mode": mode}
+                expected_out, expected_levels = qonnx_levels(monkeypatch, x, scale, zero, bits, signed, narrow, mode)
+                assert expected_out.dtype == np.float32
+                levels = quant_int(x, q, np.float32)
+                assert levels.dtype == np.float32
+                if expected_levels is not None:
+                    np.testing.assert_array_equal(levels, expected_levels, err_msg=f"bits={bits} scale={scale} zero={zero}")
+                # QONNX's output is (level - zero_point) * scale: the levels reproduce it bit for bit
+                np.testing.assert_array_equal((levels - zero) * scale, expected_out, err_msg=f"bits={bits} scale={scale} zero={zero}")
+                lo, hi = quant_levels(q)
+                assert levels.min() >= lo and levels.max() <= hi and np.all(levels == np.round(levels))
+                y = x / scale + zero
+                exact_ties += int(np.sum((y - np.floor(y) == 0.5) & (y > lo) & (y < hi)))
+    assert exact_ties > 100  # the cases really probe rounding at .5
+
+
+@pytest.mark.parametrize("mode", ["ROUND", "FLOOR", "HALF_UP", "HALF_DOWN"])
+def test_quant_int_float64_equals_qonnx(monkeypatch, mode):
+    rng = np.random.default_rng(7)
+    for bits in (2, 4, 8):
+        for signed, narrow in ((True, False), (True, True), (False, False)):
+            x, scale, zero = random_case(rng, np.float64, bits, signed, narrow, True, False)
+            q = {"op": "quant", "scale": scale, "zero_point": zero, "bits": bits, "signed": signed, "narrow": narrow,
+                 "rounding_mode": mode}
+            expected_out, expected_levels = qonnx_levels(monkeypatch, x, scale, zero, bits, signed, narrow, mode)
+            levels = quant_int(x, q)
+            assert levels.dtype == np.float64
+            np.testing.assert_array_equal(levels, expected_levels)
+            np.testing.assert_array_equal((levels - zero) * scale, expected_out)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_apply_op_quant_equals_qonnx(dtype):
+    x = np.array([-3.0, -0.74, 0.0, 0.26, 0.75, 9.0], dtype=dtype)
+    scale, zero = dtype(0.5), dtype(1.0)
+    q = {"op": "quant", "scale": scale, "zero_point": zero, "bits": 3, "signed": False, "narrow": False, "rounding_mode": "ROUND"}
+    expected = qonnx_quant(x, scale, zero, dtype(3), False, False, "ROUND")
+    np.testing.assert_array_equal(apply_op(x, q), expected)
+    np.testing.assert_array_equal(apply_ops(x, [q], dtype=dtype), expected)
+    np.testing.assert_array_equal(apply_op(x, {"op": "bipolar_quant", "scale": scale}), binary_quant(x, scale))
+
+
+def test_rounding_at_ties_by_hand():
+    x = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 2.4, -2.6])
+    expected = {
+        "ROUND": [-2, -2, -0, 0, 2, 2, 2, -3],
+        "HALF_EVEN": [-2, -2, -0, 0, 2, 2, 2, -3],
+        "HALF_UP": [-3, -2, -1, 1, 2, 3, 2, -3],
+        "HALF_DOWN": [-2, -1, -0, 0, 1, 2, 2, -3],
+        "FLOOR": [-3, -2, -1, 0, 1, 2, 2, -3],
+        "CEIL": [-2, -1, -0, 1, 2, 3, 3, -2],
+        "UP": [-3, -2, -1, 1, 2, 3, 3, -3],
+        "DOWN": [-2, -1, -0, 0, 1, 2, 2, -2],
+        "ROUND_TO_ZERO": [-2, -1, -0, 0, 1, 2, 2, -2],
+    }
+    for mode, levels in expected.items():
+        q = {"op": "quant", "scale": 1.0, "zero_point": 0.0, "bits": 8, "signed": True, "narrow": False, "rounding_mode": mode}
+        np.testing.assert_array_equal(quant_int(x, q), levels, err_msg=mode)
+        q["rounding_mode"] = mode.lower()  # QONNX accepts any case
+        np.testing.assert_array_equal(quant_int(x, q), levels, err_msg=mode)
+
+
+def test_unknown_rounding_mode():
+    q = {"op": "quant", "scale": 1.0, "zero_point": 0.0, "bits": 4, "signed": True, "narrow": False, "rounding_mode": "STOCHASTIC"}
+    with pytest.raises(ValueError, match="rounding mode must be one of .*not 'STOCHASTIC'"):
+        quant_int(np.zeros(3), q)
+
+
+@pytest.mark.parametrize("bits", range(1, 9))
+def test_int_range_matches_qonnx(bits):
+    for signed in (False, True):
+        for narrow in (False, True):
+            b = np.float32(bits)
+            assert int_range(bits, signed, narrow) == (int(min_int(signed, narrow, b)), int(max_int(signed, narrow, b)))
+
+
+def test_quant_levels():
+    assert quant_levels({"op": "bipolar_quant", "scale": 1.0}) == (-1, 1)
+    assert quant_levels({"op": "quant", "bits": 1, "signed": True, "narrow": False}) == (-1, 1)  # QONNX: 1-bit signed is bipolar
+    assert quant_levels({"op": "quant", "bits": 1, "signed": False, "narrow": False}) == (0, 1)
+    assert quant_levels({"op": "quant", "bits": 4, "signed": True, "narrow": True}) == (-7, 7)
+    assert quant_levels({"op": "quant", "bits": 3, "signed": False, "narrow": True}) == (0, 6)
+
+
+def test_bipolar_quant_equals_qonnx():
+    rng = np.random.default_rng(3)
+    for scale in (np.float32(1.0), np.float32(0.37), np.float32(2.0) ** 10, rng.uniform(0.01, 3, size=5).astype(np.float32)):
+        x = np.concatenate([rng.normal(0, 2, size=(50, 5)), np.zeros((1, 5)), -np.zeros((1, 5)),
+                            np.full((1, 5), 1e-30), np.full((1, 5), -1e-30)]).astype(np.float32)
+        levels = quant_int(x, {"op": "bipolar_quant", "scale": scale}, np.float32)
+        assert levels.dtype == np.float32
+        np.testing.assert_array_equal(levels, binary_quant(x, np.float32(1.0)))  # QONNX's levels: scale 1
+        np.testing.assert_array_equal(levels * scale, binary_quant(x, scale))
+
+
+def test_bipolar_quant_tiny_negative_inputs_equal_qonnx():
+    x = np.array([-1e-45, -3e-45, -1e-40], dtype=np.float32)
+    scale = np.float32(1e6)
+    np.testing.assert_array_equal(quant_int(x, {"op": "bipolar_quant", "scale": scale}, np.float32), binary_quant(x, np.float32(1.0)))
+
+
+def test_one_bit_signed_quant_is_bipolar_like_qonnx():
+    x = np.array([-2.0, -0.1, 0.0, 0.1, 5.0], dtype=np.float32)
+    q = {"op": "quant", "scale": np.float32(0.5), "zero_point": np.float32(0.0), "bits": 1, "signed": True, "narrow": False,
+         "rounding_mode": "ROUND"}
+    levels = quant_int(x, q, np.float32)
+    np.testing.assert_array_equal(levels, [-1, -1, 1, 1, 1])
+    np.testing.assert_array_equal(levels * np.float32(0.5), qonnx_quant(x, np.float32(0.5), np.float32(0.0), np.float32(1), True, False, "ROUND"))
+
+
+def test_float_ops_by_hand():
+    x = np.array([[-2.0, 0.5], [3.0, -1.0]])
+    np.testing.assert_array_equal(apply_op(x, {"op": "affine", "mul": np.array([2.0, -1.0]), "add": 0.5}), [[-3.5, 0.0], [6.5, 1.5]])
+    np.testing.assert_array_equal(apply_op(x, {"op": "relu"}), [[0.0, 0.5], [3.0, 0.0]])
+    np.testing.assert_array_equal(apply_op(x, {"op": "clip", "min": -1.5, "max": 1.0}), [[-1.5, 0.5], [1.0, -1.0]])
+    ops = [{"op": "affine", "mul": 0.5, "add": 0.0}, {"op": "relu"}, {"op": "clip", "min": 0.0, "max": 1.0}]
+    np.testing.assert_array_equal(apply_ops(x, ops), [[0.0, 0.25], [1.0, 0.0]])
+    assert apply_ops(x, [], dtype=np.float32).dtype == np.float32
+
+
+def test_unknown_op():
+    with pytest.raises(ValueError, match="op must be one of .*not 'sigmoid'"):
+        apply_op(np.zeros(2), {"op": "sigmoid"})
