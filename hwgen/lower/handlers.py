@@ -151,8 +151,9 @@ def matmul(walk: Walk, node):
         raise UnsupportedModelError(f"{node.op_type} input must be (batch, features), not {x.shape}", where=_where(node),
                                     hint="flatten feature maps before a QuantLinear")
     if isinstance(x.source, PendingMVAU) or not x.is_affine:
-        what = "another linear layer's accumulator" if isinstance(x.source, PendingMVAU) else "an unquantized activation"
-        raise UnsupportedModelError(f"input is {what}", where=_where(node),
+        what = (f"the output of linear node {x.source.node!r} with no activation quantizer in between"
+                if isinstance(x.source, PendingMVAU) else "an unquantized activation")
+        raise UnsupportedModelError(f"its input is {what}", where=_where(node),
                                     hint="put a quantized activation (QuantReLU, QuantIdentity, QuantHardTanh) before every QuantLinear")
     if w.level is None:
         raise UnsupportedModelError("the weights are not quantized", where=_where(node),
@@ -265,9 +266,10 @@ def reshape(walk: Walk, node):
     if len(x.shape) == 2:
         return Signal(shape=shape, source=x.source, dtype=x.dtype, lo=x.lo, hi=x.hi, ops=x.ops)
     params = [np.asarray(x.lo), np.asarray(x.hi)] + [np.asarray(op[k]) for op in x.ops for k in ("mul", "add", "scale", "zero_point") if k in op]
-    if any(p.size != 1 for p in params):
+    if any(not np.all(p == p.flat[0]) for p in params):  # a thresholded feature map has one (equal) range per element
         raise UnsupportedModelError("flattening a feature map with per-channel parameters", where=_where(node))
-    return Signal(shape=shape, source=x.source, dtype=x.dtype, lo=x.lo, hi=x.hi, ops=x.ops)
+    lo, hi = np.asarray(x.lo).flat[0], np.asarray(x.hi).flat[0]
+    return Signal(shape=shape, source=x.source, dtype=x.dtype, lo=np.asarray(lo), hi=np.asarray(hi), ops=x.ops)
 
 
 HANDLERS = {

@@ -65,7 +65,8 @@ class Walk:
             raise UnsupportedModelError(
                 f"the model input reaches this {node.op_type} unquantized",
                 where=_where(node),
-                hint="quantize the input first, e.g. a QuantIdentity(bit_width=8) as the model's first layer",
+                hint="quantize the input first, e.g. a QuantIdentity(bit_width=8) as the model's first layer; "
+                     "float pre-processing before it (normalization) belongs on the host, outside the exported model",
             )
         if not isinstance(value, Signal):
             raise UnsupportedModelError(f"input {i} must be a computed tensor, not a constant", where=_where(node))
