@@ -405,8 +405,12 @@ def run_build(config: BuildConfig, progress: Callable[[str], None] | None = None
         config = BuildConfig(**{**asdict(config), "model": default_model()})
     out = Path(config.out_dir)
     b = Build(config=config, out_dir=out, board=board, model_name=Path(config.model).stem if Path(config.model).stem != "model" else Path(config.model).parent.name)
-    for sub in ("model", "hls", "csim", "report", "deploy"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
+    try:
+        for sub in ("model", "hls", "csim", "report", "deploy"):
+            (out / sub).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HwgenError(f"cannot create the build folder {out} ({exc.strerror or exc})",
+                         hint="--out must name a folder (new or an earlier build), not a file") from None
     for stale in ("accelerator.json", "hwgen.bit", "hwgen.hwh"):  # not this design's until produced again
         (out / "deploy" / stale).unlink(missing_ok=True)
     _record(b, "running")

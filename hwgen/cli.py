@@ -93,6 +93,10 @@ def cmd_csim(args) -> int:
         acc = Accelerator(args.build, backend="csim")
     except FileNotFoundError as exc:
         raise HwgenError(str(exc), hint="build it first: python -m hwgen build MODEL --out BUILD") from None
+    except (OSError, AttributeError, RuntimeError, ValueError, KeyError) as exc:  # broken or stale library / metadata
+        raise HwgenError(f"cannot load the C simulation of {args.build} ({type(exc).__name__}: {exc})",
+                         where=str(args.build / "csim" / "libhwgen_csim.so"),
+                         hint=f"rebuild it: python -m hwgen build ... --out {args.build}") from None
     try:
         x = np.load(args.input)
     except (OSError, ValueError) as exc:
@@ -101,7 +105,10 @@ def cmd_csim(args) -> int:
         y = acc.execute(x)
     except ValueError as exc:
         raise HwgenError(str(exc), where=str(args.input)) from None
-    np.save(args.output, y)
+    try:
+        np.save(args.output, y)
+    except OSError as exc:
+        raise HwgenError(f"cannot write {args.output} ({exc.strerror or exc})", hint="check that its folder exists and is writable") from None
     print(f"{len(y)} frames -> {args.output} {y.shape} {y.dtype}")
     return 0
 

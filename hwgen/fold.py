@@ -140,9 +140,18 @@ def _cost(layer, board) -> float:
     return _cost_of(layer, avail["LUT"], avail["BRAM36"], avail["DSP"])
 
 
-def cheapest_within(layer, max_cycles: int, board):
-    """The cheapest folding of `layer` taking at most `max_cycles` per frame (its fastest if none does)."""
-    options = _candidates(layer)
+MAX_PORT_BITS = 1024  # the widest AXI-stream word the accelerator's ports (and AXI DMA) take
+
+
+def cheapest_within(layer, max_cycles: int, board, first: bool = False, last: bool = False):
+    """The cheapest folding of `layer` taking at most `max_cycles` per frame (its fastest if none does).
+
+    The first layer's input word and the last layer's output word are the AXI-stream ports: at most
+    1024 bits.
+    """
+    options = [c for c in _candidates(layer)
+               if not (first and c.in_elems * c.in_dtype.bits > MAX_PORT_BITS)
+               and not (last and c.out_elems * c.out_dtype.bits > MAX_PORT_BITS)]
     fitting = [c for c in options if cycles(c) <= max_cycles]
     if not fitting:
         return min(options, key=lambda c: (cycles(c), _cost(c, board)))
@@ -150,7 +159,9 @@ def cheapest_within(layer, max_cycles: int, board):
 
 
 def fold_to_cycles(graph: DataflowGraph, max_cycles: int, board) -> DataflowGraph:
-    layers = [cheapest_within(l, max_cycles, board) if isinstance(l, FOLDABLE_KINDS) else l for l in graph.layers]
+    n = len(graph.layers)
+    layers = [cheapest_within(l, max_cycles, board, first=i == 0, last=i == n - 1) if isinstance(l, FOLDABLE_KINDS) else l
+              for i, l in enumerate(graph.layers)]
     folded = DataflowGraph(layers=layers, input=graph.input, output=graph.output, model_name=graph.model_name, notes=graph.notes)
     return insert_dwcs(folded)
 

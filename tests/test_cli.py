@@ -161,9 +161,6 @@ def test_usage_errors(tmp_path):
         assert result.returncode == 2 and "usage:" in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="hwgen/cli.py cmd_csim turns only FileNotFoundError into an error message; a broken "
-                                       "or stale C-sim library (OSError from ctypes, AttributeError for a library of an "
-                                       "older hwgen, RuntimeError on a port mismatch) ends in a traceback")
 def test_csim_broken_library(default_build, tmp_path):
     import shutil
 
@@ -175,15 +172,11 @@ def test_csim_broken_library(default_build, tmp_path):
     assert_user_error(run, "libhwgen_csim.so")
 
 
-@pytest.mark.xfail(strict=True, reason="hwgen/build.py run_build creates the build folders outside any error handling "
-                                       "(NotADirectoryError traceback when --out is a file)")
 def test_build_out_is_a_file(tmp_path):
     (tmp_path / "taken").write_text("")
     assert_user_error(hwgen_cli("build", "--out", "taken", cwd=tmp_path), "taken")
 
 
-@pytest.mark.xfail(strict=True, reason="hwgen/cli.py cmd_csim saves --output unguarded (FileNotFoundError traceback "
-                                       "when its folder does not exist)")
 def test_csim_output_folder_missing(default_build, tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((2, 1, 8, 8), dtype=np.float32))
     run = hwgen_cli("csim", default_build[1], "--input", "x.npy", "--output", tmp_path / "no" / "y.npy", cwd=tmp_path)

@@ -24,7 +24,7 @@ SUPPORTED_OPS: dict[str, str] = {
 }
 
 _HINTS = {
-    "Conv": "convolutions are not supported yet (issue: convolutional networks); use QuantLinear layers",
+    "Conv": "convolutions are not supported yet (hwgen maps fully-connected networks today); use QuantLinear layers",
     "MaxPool": "pooling is not supported yet; hwgen currently maps fully-connected networks",
     "Sigmoid": "replace it by a quantized HardTanh (as LPYOLO does) or apply it on the host",
     "Tanh": "replace it by a quantized HardTanh",

@@ -28,8 +28,9 @@ def load_qonnx(path: str | Path):
         proto = onnx.load(str(path))  # also loads an external-data sidecar from path's folder
     except Exception as exc:  # onnx raises DecodeError, OSError, ValidationError, ...
         raise HwgenError(
-            f"cannot read {path} as an ONNX model ({type(exc).__name__}: {_first_line(exc)})",
-            hint="export the model with brevitas.export.export_qonnx and keep any .data file beside the .onnx",
+            f"cannot read {path} as an ONNX model: the file is damaged, truncated or not ONNX "
+            f"({type(exc).__name__}: {_first_line(exc)})",
+            hint="export the model again with brevitas.export.export_qonnx and keep any .data file beside the .onnx",
         ) from None
     _drop_initializer_inputs(proto.graph)
     inputs = list(proto.graph.input)

@@ -104,7 +104,7 @@ class MVAU:
         return self.mh * self.vectors
 
     def refold(self, simd: int | None = None, pe: int | None = None) -> "MVAU":
-        return replace(self, simd=simd or self.simd, pe=pe or self.pe)
+        return replace(self, simd=self.simd if simd is None else simd, pe=self.pe if pe is None else pe)
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,7 +146,7 @@ class Thresholding:
         return self.channels * self.vectors
 
     def refold(self, pe: int | None = None, simd: int | None = None) -> "Thresholding":
-        return replace(self, pe=pe or self.pe)
+        return replace(self, pe=self.pe if pe is None else pe)
 
 
 @dataclass(frozen=True, eq=False)

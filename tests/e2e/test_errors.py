@@ -198,8 +198,6 @@ def test_missing_folding_file(tmp_path, small_model):
     build_fails(small_model, tmp_path, r"folding file not found: .*nofold\.json", folding=tmp_path / "nofold.json")
 
 
-@pytest.mark.xfail(strict=True, reason="hwgen/ir/layers.py MVAU.refold/Thresholding.refold use `pe or self.pe`, "
-                                       "so PE or SIMD 0 in a folding file is silently ignored")
 @pytest.mark.parametrize("key", ["PE", "SIMD"])
 def test_zero_folding(tmp_path, small_model, key):
     folding = tmp_path / "folding.json"

@@ -94,13 +94,7 @@ def build(path, out_dir, **kwargs):
 
 
 # -- TFC ------------------------------------------------------------------------------
-AUTO_FOLD_TOO_WIDE = pytest.mark.xfail(
-    strict=True, raises=hwgen.HwgenError,
-    reason="hwgen/fold.py auto_fold gives TFC-w4a4's MVAU_0 SIMD=392, a 3136-bit input stream over the 1024-bit "
-           "AXI limit, and codegen then refuses it (test_tfc_custom_folding checks w4a4 with a folding file)")
-
-
-@pytest.mark.parametrize("bits", [(1, 1), (2, 2), pytest.param((4, 4), marks=AUTO_FOLD_TOO_WIDE)], ids=["w1a1", "w2a2", "w4a4"])
+@pytest.mark.parametrize("bits", [(1, 1), (2, 2), (4, 4)], ids=["w1a1", "w2a2", "w4a4"])
 def test_tfc(tmp_path, bits):
     weight_bits, act_bits = bits
     model, path = build_and_export(tfc(weight_bits, act_bits, seed=weight_bits), tmp_path)
@@ -183,16 +177,10 @@ VARIANTS = {  # name: changes to SMALL; the default run builds the first few, al
 DEFAULT_VARIANTS = list(VARIANTS)[:4]
 
 
-ARGMAX_TIES = pytest.mark.xfail(
-    strict=True, raises=hwgen.HwgenError,
-    reason="hwgen/verify.py compare_qonnx counts argmax ties (frequent with binary outputs) as disagreement, "
-           "and step_verify then fails a correct build ('0 of N output elements' differ)")
-KNOWN_BUGS = {"w1a1_small": ARGMAX_TIES, "bipolar_in_w1a1": ARGMAX_TIES}
 
 
 def _variant_params():
-    return [pytest.param(name, id=name, marks=([] if name in DEFAULT_VARIANTS else [pytest.mark.slow])
-                         + ([KNOWN_BUGS[name]] if name in KNOWN_BUGS else [])) for name in VARIANTS]
+    return [pytest.param(name, id=name, marks=[] if name in DEFAULT_VARIANTS else [pytest.mark.slow]) for name in VARIANTS]
 
 
 @pytest.mark.parametrize("name", _variant_params())
@@ -221,8 +209,7 @@ def test_torchscript_exporter(tmp_path, changes):
     check_model(model, path, b)
 
 
-# -- hwgen bugs found here (xfail until fixed) and regressions --------------------------
-@ARGMAX_TIES
+# -- regressions of hwgen bugs found here --------------------------
 def test_w1a1_argmax_ties_do_not_fail_the_build(tmp_path):
     # 6 binary products per output: 10 outputs share 7 values, most frames have tied top classes
     spec = replace(SMALL, name="ties", weight_bits=1, act_bits=1, hidden=(6,), in_features=20, out_features=10)

@@ -170,7 +170,7 @@ def test_loads_from_str_and_keeps_the_file(exported):
 def test_not_a_model(tmp_path):
     path = tmp_path / "x.onnx"
     path.write_bytes(b"\x00\x01garbage" * 10)
-    with pytest.raises(HwgenError, match=r"cannot read .*x\.onnx as an ONNX model \(\w+: "):
+    with pytest.raises(HwgenError, match=r"cannot read .*x\.onnx as an ONNX model: the file is damaged, truncated or not ONNX \(\w+: "):
         load_qonnx(path)
 
 
