@@ -316,12 +316,16 @@ def _write_metadata(b: Build, path: Path) -> None:
     rel = Path("..") / "csim" / "libhwgen_csim.so" if path.parent.name == "deploy" else Path("libhwgen_csim.so")
     meta = {
         "hwgen_version": __version__,
+        "layouts": "input 'nhwc': the (N, C, H, W) input streams channels-last, 'flat': in C order; output "
+                   "'nhwc': the stream is the (C, H, W) output channels-last, 'flat' with perm: stream element j "
+                   "is output feature perm[j]",
         "model": b.model_name,
         "board": b.board.name,
         "input": {"shape": list(g.input.shape), "quant": g.input.quant, "dtype": str(g.input.dtype), "elems": g.input.elems,
                   "per_word": d["input"].per_word, "bus": d["input"].bus, "words": d["input"].words,
-                  "layout": "the model input flattened in C order (NCHW as exported), one frame after another"},
+                  "layout": g.input.layout},
         "output": {"shape": list(g.output.shape), "dtype": str(g.output.dtype), "elems": g.output.elems, "ops": list(g.output.ops),
+                   "layout": g.output.layout, "perm": None if g.output.perm is None else list(g.output.perm),
                    "per_word": d["output"].per_word, "bus": d["output"].bus, "words": d["output"].words},
         "csim_library": str(rel),
         "bitstream": "hwgen.bit" if b.synthesis.get("ran") else None,

@@ -63,6 +63,8 @@ class Accelerator:
         else:
             raise ValueError(f"input must have shape (N, {', '.join(map(str, shape))}), not {x.shape}")
         levels = quant_int(x, self.input["quant"], dtype=np.float32)
+        if self.input.get("layout") == "nhwc":  # (N, C, H, W) -> channels-last stream order
+            levels = levels.transpose(0, 2, 3, 1)
         return levels.reshape(len(x), -1).astype(np.int64)
 
     def pack_input(self, levels: np.ndarray) -> np.ndarray:
@@ -75,8 +77,17 @@ class Accelerator:
 
     def postprocess(self, values: np.ndarray) -> np.ndarray:
         """Output integers -> the original model's float output (N, *output shape[1:])."""
+        n, shape = len(values), tuple(self.output["shape"][1:])
+        if self.output.get("layout") == "nhwc":  # channels-last stream of a (C, H, W) map
+            c, h, w = shape
+            y = apply_ops(np.asarray(values).reshape(n, h, w, c), self.output["ops"]).transpose(0, 3, 1, 2)
+            return np.ascontiguousarray(y).astype(np.float32)
         y = apply_ops(values, self.output["ops"])
-        return y.reshape((len(values),) + tuple(self.output["shape"][1:])).astype(np.float32)
+        if self.output.get("perm") is not None:  # stream element j is ONNX feature perm[j]
+            ordered = np.empty_like(y)
+            ordered[:, self.output["perm"]] = y
+            y = ordered
+        return y.reshape((n,) + shape).astype(np.float32)
 
     # -- whole path --------------------------------------------------------------
     def execute_integers(self, levels: np.ndarray) -> np.ndarray:

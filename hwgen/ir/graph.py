@@ -20,6 +20,7 @@ class HostInput:
     quant: dict
     dtype: DataType  # stream element type of the integer levels
     elems: int  # elements per frame
+    layout: str = "flat"  # "nhwc": a (1, C, H, W) input streams channels-last; "flat": in C order
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,9 @@ class HostOutput:
     shape: tuple[int, ...]  # the original model's output shape (batch 1)
     dtype: DataType
     elems: int
-    ops: tuple[dict, ...] = ()  # hwgen.driver.ops applied to the integers (float64)
+    ops: tuple[dict, ...] = ()  # hwgen.driver.ops applied to the integers (float64), channels last
+    layout: str = "flat"  # "nhwc": the stream is the (1, C, H, W) output channels-last
+    perm: tuple[int, ...] | None = None  # flat outputs: ONNX index of each stream element (None: same)
 
 
 @dataclass

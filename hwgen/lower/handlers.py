@@ -66,7 +66,8 @@ def quantize_input(walk: Walk, node, x: FloatInput, q: dict) -> Signal:
     bipolar = (lo, hi) == (-1, 1) and (q["op"] == "bipolar_quant" or q["bits"] == 1)
     dtype = DataType.bipolar() if bipolar else DataType.smallest(lo, hi)
     shape = walk.shape(node.output[0])
-    walk.host_input = HostInput(shape=x.shape, quant=q, dtype=dtype, elems=int(np.prod(shape[1:])))
+    walk.host_input = HostInput(shape=x.shape, quant=q, dtype=dtype, elems=int(np.prod(shape[1:])),
+                                layout="nhwc" if len(shape) == 4 else "flat")
     zero = q.get("zero_point", 0.0)
     return Signal(shape=shape, source="input", dtype=dtype, lo=np.asarray(lo), hi=np.asarray(hi),
                   ops=(affine(q["scale"], -zero * q["scale"]),))
@@ -74,9 +75,10 @@ def quantize_input(walk: Walk, node, x: FloatInput, q: dict) -> Signal:
 
 def quantize_signal(walk: Walk, node, x: Signal, q: dict) -> Signal:
     """A quantizer on a computed tensor becomes thresholds: in its MVAU, or standalone."""
-    if len(x.shape) != 2:
-        q = _scalar(node, q, "an activation quantizer on a feature map")
     channels = x.channels
+    if x.perm is not None:  # per-feature quantizer parameters, in stream order
+        q = {k: (np.asarray(v).reshape(-1)[x.perm] if k in ("scale", "zero_point") and np.size(v) == channels else v)
+             for k, v in q.items()}
     lo = np.broadcast_to(x.lo, (channels,)).astype(np.int64)
     hi = np.broadcast_to(x.hi, (channels,)).astype(np.int64)
     ops = _per_channel(x.ops, channels)
@@ -102,12 +104,15 @@ def quantize_signal(walk: Walk, node, x: Signal, q: dict) -> Signal:
         name = x.source
     else:
         name = walk.new_name("Thresholding")
-        walk.layers.append(Thresholding(name=name, channels=channels, pe=1, in_dtype=x.dtype, out_dtype=out_dtype,
-                                        thresholds=ts.thresholds, out_min=ts.out_min))
+        table, rows, vectors = ts.thresholds, channels, x.pixels
+        if vectors > 1 and np.all(table == table[:1]):  # the same thresholds everywhere: fold over all elements
+            table, rows, vectors = np.repeat(table[:1], channels * vectors, axis=0), channels * vectors, 1
+        walk.layers.append(Thresholding(name=name, channels=rows, pe=1, in_dtype=x.dtype, out_dtype=out_dtype,
+                                        thresholds=table, out_min=ts.out_min, vectors=vectors))
     zero = q.get("zero_point", 0.0)
     scale = np.asarray(q["scale"], dtype=np.float64)
     return Signal(shape=walk.shape(node.output[0]), source=name, dtype=out_dtype, lo=ts.out_lo, hi=ts.out_hi,
-                  ops=(affine(_flat(scale, channels), _flat(-np.asarray(zero) * scale, channels)),))
+                  ops=(affine(_flat(scale, channels), _flat(-np.asarray(zero) * scale, channels)),), perm=x.perm)
 
 
 def _is_identity(ts: thr.ThresholdSet, x: Signal, out_dtype: DataType) -> bool:
@@ -170,22 +175,35 @@ def matmul(walk: Walk, node):
     if not np.all(level == np.round(level)):
         raise UnsupportedModelError("weight zero points are not integers", where=_where(node))
     weights = np.round(level).astype(np.int64).T  # (mh, mw)
-    w_scale = scale[0]
+    if x.perm is not None:  # the features stream in (h, w, c) order: reorder the columns alike
+        weights = weights[:, x.perm]
+    bias = None
+    if gemm and len(node.input) > 2 and node.input[2]:
+        bias = float(walk.attr(node, "beta", 1.0)) * walk.const(node, 2, "the Gemm bias").value
+    alpha = float(walk.attr(node, "alpha", 1.0)) if gemm else 1.0
+    mw = weights.shape[1]
+    return linear(walk, node, x, weights, alpha * scale[0], bias, np.broadcast_to(x.lo, (mw,)), np.broadcast_to(x.hi, (mw,)), vectors=1)
+
+
+def linear(walk: Walk, node, x: Signal, weights: np.ndarray, w_scale, bias, lo_in, hi_in, vectors: int, tile: int = 1) -> Signal:
+    """A pending MVAU: acc = weights @ levels; value = mul * w_scale * acc + w_scale * (weights @ offsets) + bias.
+
+    weights (mh, mw) are in stream order; lo_in/hi_in bound each of the mw inputs; the input's
+    per-channel offsets repeat `tile` times along mw (the kernel positions of a convolution).
+    """
     (op,) = x.ops or (affine(1.0, 0.0),)
     mul, add = np.asarray(op["mul"]), np.asarray(op["add"])
     if mul.size != 1 and not np.all(mul == mul.flat[0]):
         raise UnsupportedModelError("the input to this layer has per-feature scales", where=_where(node),
-                                    hint="use per-tensor activation scaling before a QuantLinear")
+                                    hint="use per-tensor activation scaling before a QuantLinear / QuantConv2d")
     mw = weights.shape[1]
-    mul, add = float(mul.flat[0]), np.broadcast_to(add, (mw,))
-    alpha = float(walk.attr(node, "alpha", 1.0)) if gemm else 1.0
-    out_mul = alpha * mul * w_scale
-    out_add = alpha * w_scale * (weights.astype(np.float64) @ add)
-    if gemm and len(node.input) > 2 and node.input[2]:
-        bias = walk.const(node, 2, "the Gemm bias")
-        out_add = out_add + float(walk.attr(node, "beta", 1.0)) * np.broadcast_to(bias.value, out_add.shape)
-    lo, hi = accumulator_range(weights, (np.broadcast_to(x.lo, (mw,)), np.broadcast_to(x.hi, (mw,))))
-    pending = PendingMVAU(node=node.name, weights=weights, in_dtype=x.dtype)
+    add_in = np.tile(np.broadcast_to(add, (mw // tile,)), tile)
+    out_mul = float(mul.flat[0]) * w_scale
+    out_add = w_scale * (weights.astype(np.float64) @ add_in)
+    if bias is not None:
+        out_add = out_add + np.broadcast_to(np.asarray(bias, dtype=np.float64).reshape(-1), out_add.shape)
+    lo, hi = accumulator_range(weights, (lo_in, hi_in))
+    pending = PendingMVAU(node=node.name, weights=weights, in_dtype=x.dtype, vectors=vectors)
     return Signal(shape=walk.shape(node.output[0]), source=pending, dtype=DataType.smallest(lo.min(), hi.max()),
                   lo=lo, hi=hi, ops=(affine(out_mul, out_add),))
 
@@ -225,18 +243,14 @@ def elementwise(walk: Walk, node):
 
 def batchnorm(walk: Walk, node):
     x = walk.signal(node, 0)
-    gamma, beta, mean, var = (walk.channel_vector(node, walk.const(node, i, "a batch-norm parameter"),
-                                                  _channel_probe(x), "batch-norm parameter") for i in (1, 2, 3, 4))
+    def param(i: int) -> np.ndarray:  # (C,) along axis 1 of (N, C, ...)
+        value = walk.const(node, i, "a batch-norm parameter").value.reshape(-1)
+        return walk.channel_vector(node, Const(value.reshape((1, -1) + (1,) * (len(x.shape) - 2))), x, "batch-norm parameter")
+
+    gamma, beta, mean, var = (param(i) for i in (1, 2, 3, 4))
     eps = float(walk.attr(node, "epsilon", 1e-5))
     inv = gamma / np.sqrt(var + eps)
     return x.then(affine(inv, beta - mean * inv))
-
-
-def _channel_probe(x: Signal) -> Signal:
-    """BatchNormalization parameters are (C,) for an (N, C, ...) tensor: align them on axis 1."""
-    if len(x.shape) == 2:
-        return x
-    raise UnsupportedModelError(f"batch norm on a {len(x.shape)}-D tensor {x.shape} is not supported yet")
 
 
 def relu(walk: Walk, node):
@@ -264,12 +278,28 @@ def reshape(walk: Walk, node):
     if len(shape) != 2 or shape[0] != 1:
         raise UnsupportedModelError(f"reshape to {shape} is not supported; only flattening to (1, features)", where=_where(node))
     if len(x.shape) == 2:
-        return Signal(shape=shape, source=x.source, dtype=x.dtype, lo=x.lo, hi=x.hi, ops=x.ops)
-    params = [np.asarray(x.lo), np.asarray(x.hi)] + [np.asarray(op[k]) for op in x.ops for k in ("mul", "add", "scale", "zero_point") if k in op]
-    if any(not np.all(p == p.flat[0]) for p in params):  # a thresholded feature map has one (equal) range per element
-        raise UnsupportedModelError("flattening a feature map with per-channel parameters", where=_where(node))
-    lo, hi = np.asarray(x.lo).flat[0], np.asarray(x.hi).flat[0]
-    return Signal(shape=shape, source=x.source, dtype=x.dtype, lo=np.asarray(lo), hi=np.asarray(hi), ops=x.ops)
+        return Signal(shape=shape, source=x.source, dtype=x.dtype, lo=x.lo, hi=x.hi, ops=x.ops, perm=x.perm)
+    return flatten_map(x, shape)
+
+
+def flatten_map(x: Signal, shape) -> Signal:
+    """(1, C, H, W) streamed channels-last -> (1, C*H*W) features in stream order (h, w, c).
+
+    Per-channel ranges and parameters repeat for every pixel; `perm` maps each stream element
+    to its ONNX (c, h, w) feature index, for the consumer's weights.
+    """
+    c, pixels = x.channels, x.pixels
+
+    def per_feature(v):
+        v = np.asarray(v)
+        return v if v.size == 1 else np.tile(v.reshape(c), pixels)
+
+    ops = tuple({k: (per_feature(v) if k in ("mul", "add", "scale", "zero_point") else v) for k, v in op.items()} for op in x.ops)
+    perm = None
+    if c > 1 and pixels > 1:
+        hw = np.arange(pixels)
+        perm = (np.arange(c)[None, :] * pixels + hw[:, None]).reshape(-1)  # stream (hw, c) -> ONNX c*HW + hw
+    return Signal(shape=tuple(shape), source=x.source, dtype=x.dtype, lo=per_feature(x.lo), hi=per_feature(x.hi), ops=ops, perm=perm)
 
 
 HANDLERS = {

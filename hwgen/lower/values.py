@@ -33,11 +33,18 @@ class PendingMVAU:
     node: str  # the ONNX node it came from
     weights: np.ndarray  # (mh, mw) integers
     in_dtype: DataType
+    vectors: int = 1  # input vectors per frame (output pixels of a convolution)
 
 
 @dataclass(frozen=True, eq=False)
 class Signal:
-    """value = ops(integers), integers of channel c in [lo[c], hi[c]] (scalars: all channels)."""
+    """value = ops(integers), integers of channel c in [lo[c], hi[c]] (scalars: all channels).
+
+    (1, F) tensors stream their F features; (1, C, H, W) feature maps stream channels-last
+    (pixel by pixel, C values each), so their per-channel parameters are (C,) vectors. A (1, F)
+    tensor flattened from a feature map streams its features in (h, w, c) order: `perm[j]` is the
+    ONNX feature index of stream element j (None: the same order).
+    """
 
     shape: tuple[int, ...]  # the ONNX tensor's shape
     source: str | PendingMVAU  # a layer name, "input", or a pending MVAU's accumulator
@@ -45,10 +52,16 @@ class Signal:
     lo: np.ndarray
     hi: np.ndarray
     ops: tuple[dict, ...] = ()
+    perm: np.ndarray | None = None
 
     @property
     def channels(self) -> int:
-        return self.shape[-1] if len(self.shape) == 2 else int(np.prod(self.shape[1:]))
+        return self.shape[1]
+
+    @property
+    def pixels(self) -> int:
+        """Stream vectors per frame: H*W for a feature map, 1 for features."""
+        return int(np.prod(self.shape[2:])) if len(self.shape) > 2 else 1
 
     @property
     def is_affine(self) -> bool:

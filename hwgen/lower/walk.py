@@ -73,18 +73,20 @@ class Walk:
         return value
 
     def channel_vector(self, node, const: Const, sig: Signal, what: str) -> np.ndarray:
-        """A constant operand as one value per channel (0-d when the same for all)."""
-        value = np.broadcast_to(const.value, np.broadcast_shapes(const.value.shape, sig.shape))
-        flat = value.reshape(value.shape[0], -1) if value.ndim > 1 else value.reshape(1, -1)
-        if np.all(flat == flat.flat[0]):
-            return np.asarray(flat.flat[0], dtype=np.float64)
-        if len(sig.shape) != 2:
-            raise UnsupportedModelError(
-                f"{what} varies across a {len(sig.shape)}-D tensor {sig.shape}",
-                where=_where(node),
-                hint="per-channel parameters are supported on (batch, features) tensors",
-            )
-        return flat[0].astype(np.float64)
+        """A constant operand as one value per channel in stream order (0-d when the same for all)."""
+        value = np.broadcast_to(const.value, np.broadcast_shapes(const.value.shape, sig.shape)).astype(np.float64)
+        if np.all(value == value.flat[0]):
+            return np.asarray(value.flat[0], dtype=np.float64)
+        if len(sig.shape) == 2:
+            vector = value.reshape(-1)
+            return vector if sig.perm is None else vector[sig.perm]
+        if len(sig.shape) != 4:
+            raise UnsupportedModelError(f"{what} varies across a {len(sig.shape)}-D tensor {sig.shape}", where=_where(node))
+        per_channel = value[0].reshape(sig.shape[1], -1)
+        if not np.all(per_channel == per_channel[:, :1]):
+            raise UnsupportedModelError(f"{what} varies across the pixels of a feature map", where=_where(node),
+                                        hint="per-channel parameters are supported, per-pixel ones are not")
+        return per_channel[:, 0].copy()
 
     def attr(self, node, name: str, default=None):
         for a in node.attribute:
@@ -101,7 +103,7 @@ class Walk:
         self.layers.append(MVAU(
             name=name, mw=mw, mh=mh, simd=1, pe=1, in_dtype=pending.in_dtype,
             w_dtype=DataType.for_values(weights), acc_dtype=acc_dtype, out_dtype=out_dtype,
-            weights=weights, thresholds=thresholds, out_min=out_min,
+            weights=weights, thresholds=thresholds, out_min=out_min, vectors=pending.vectors,
         ))
         self.notes.append(f"{name}: from node {pending.node!r}, {mh}x{mw}, weights {DataType.for_values(weights)}, accumulator {acc_dtype}")
         return name
@@ -121,9 +123,11 @@ class Walk:
         else:
             dtype = value.dtype
         elems = int(np.prod(value.shape[1:]))
+        layout = "nhwc" if len(value.shape) == 4 else "flat"
+        perm = None if value.perm is None else tuple(int(i) for i in value.perm)
         graph = DataflowGraph(
             layers=self.layers, input=self.host_input,
-            output=HostOutput(shape=value.shape, dtype=dtype, elems=elems, ops=value.ops),
+            output=HostOutput(shape=value.shape, dtype=dtype, elems=elems, ops=value.ops, layout=layout, perm=perm),
             model_name=self.name, notes=self.notes,
         )
         graph.check()
