@@ -19,9 +19,9 @@ from functools import singledispatch
 
 import numpy as np
 
-from hwgen.estimate.cycle_model import cycles
+from hwgen.estimate.cycle_model import cycles, window_blocks
 from hwgen.ir.graph import DataflowGraph
-from hwgen.ir.layers import DWC, MVAU, Thresholding
+from hwgen.ir.layers import DWC, MVAU, SWG, MaxPool, Thresholding
 
 MIN_DEPTH = 2
 SIMULATED_FRAMES = 3
@@ -62,6 +62,28 @@ def _(layer: DWC) -> Schedule:
         return Schedule(it % ratio == 0, np.ones(n, bool))
     ratio = layer.out_elems // layer.in_elems
     return Schedule(np.ones(n, bool), it % ratio == ratio - 1)
+
+
+def _window_schedule(layer: SWG | MaxPool, window_elems: int) -> Schedule:
+    """swg.hpp / maxpool.hpp: block -1 only reads; block oy reads its first `reads` iterations and
+    walks windows in its first `ops`, writing a word every `window_elems` of them."""
+    reads, ops = window_blocks(layer)
+    lengths = np.concatenate([reads[:1], np.maximum(reads[1:], ops)])
+    keep = lengths > 0  # a block -1 without rows is skipped
+    reads, lengths, is_window = reads[keep], lengths[keep], np.arange(len(keep))[keep] > 0
+    it = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)  # iteration within its block
+    in_window = np.repeat(is_window, lengths) & (it < ops)
+    return Schedule(reads=it < np.repeat(reads, lengths), writes=in_window & (it % window_elems == window_elems - 1))
+
+
+@schedule.register
+def _(layer: SWG) -> Schedule:
+    return _window_schedule(layer, 1)
+
+
+@schedule.register
+def _(layer: MaxPool) -> Schedule:
+    return _window_schedule(layer, layer.k_h * layer.k_w)
 
 
 def _run(sched: Schedule, arrivals: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:

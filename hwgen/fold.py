@@ -18,27 +18,8 @@ from hwgen.ir.graph import DataflowGraph
 from hwgen.estimate import cycles, resources, total_resources
 from hwgen.estimate.cycle_model import io_cycles
 from hwgen.estimate.resource_model import SHELL
-from hwgen.ir.layers import FOLDABLE_KINDS, MVAU, Thresholding, divisors
+from hwgen.ir.layers import FOLDABLE_KINDS, MVAU, SWG, divisors
 from hwgen.lower.insert_dwc import insert_dwcs
-
-DEFAULT_MAX_SIMD = 16
-DEFAULT_MAX_PE = 8
-
-
-def _largest_divisor(n: int, limit: int) -> int:
-    return max(d for d in divisors(n) if d <= limit)
-
-
-def default_folding(graph: DataflowGraph) -> dict[str, dict[str, int]]:
-    """A simple folding: SIMD up to 16, PE up to 8, each the largest divisor of the layer's size."""
-    folding = {}
-    for layer in graph.foldable:
-        if isinstance(layer, MVAU):
-            folding[layer.name] = {"PE": _largest_divisor(layer.mh, DEFAULT_MAX_PE), "SIMD": _largest_divisor(layer.mw, DEFAULT_MAX_SIMD)}
-        elif isinstance(layer, Thresholding):
-            folding[layer.name] = {"PE": _largest_divisor(layer.channels, DEFAULT_MAX_PE)}
-    return folding
-
 
 def read_folding(path: str | Path) -> dict[str, dict[str, int]]:
     path = Path(path)
@@ -66,7 +47,7 @@ def apply_folding(graph: DataflowGraph, folding: dict, source: str = "folding") 
     names = {l.name for l in graph.foldable}
     entries = {finn_name(k) if k not in names else k: v for k, v in folding.items() if k != "Defaults"}
     # FINN nodes of kinds hwgen has no foldable layer for (StreamingFIFO_0, ...) have nothing to set here
-    entries = {k: v for k, v in entries.items() if k in names or re.fullmatch(r"(MVAU|Thresholding)_\d+", k)
+    entries = {k: v for k, v in entries.items() if k in names or re.fullmatch(r"(MVAU|Thresholding|SWG|MaxPool)_\d+", k)
                or not re.fullmatch(r"[A-Za-z]+(_hls|_rtl|_Batch)?_\d+", k)}
     unknown = sorted(set(entries) - names)
     if unknown:
@@ -82,13 +63,16 @@ def apply_folding(graph: DataflowGraph, folding: dict, source: str = "folding") 
     return insert_dwcs(folded)
 
 
-_FINN_KINDS = {"MVAU": "MVAU", "MatrixVectorActivation": "MVAU", "Thresholding": "Thresholding"}
+_FINN_KINDS = {"MVAU": "MVAU", "MatrixVectorActivation": "MVAU", "Thresholding": "Thresholding",
+               "ConvolutionInputGenerator": "SWG", "StreamingMaxPool": "MaxPool"}
 
 
 def finn_name(name: str) -> str:
     """FINN node names to hwgen's, where the layers correspond: MVAU_hls_3, MVAU_rtl_3,
-    MatrixVectorActivation_3 -> MVAU_3; Thresholding_hls_1, Thresholding_Batch_1 -> Thresholding_1."""
-    match = re.fullmatch(r"(MVAU|MatrixVectorActivation|Thresholding)(?:_hls|_rtl|_Batch)?_(\d+)", name)
+    MatrixVectorActivation_3 -> MVAU_3; Thresholding_hls_1, Thresholding_Batch_1 -> Thresholding_1;
+    ConvolutionInputGenerator_rtl_0 -> SWG_0; StreamingMaxPool_hls_0 -> MaxPool_0."""
+    match = re.fullmatch(r"(MVAU|MatrixVectorActivation|Thresholding|ConvolutionInputGenerator|StreamingMaxPool)"
+                         r"(?:_hls|_rtl|_Batch)?_(\d+)", name)
     return f"{_FINN_KINDS[match.group(1)]}_{match.group(2)}" if match else name
 
 
@@ -96,7 +80,7 @@ def _refold(layer, entry, source: str):
     if not isinstance(entry, dict):
         raise HwgenError(f"{source}: entry for {layer.name} must be an object like {{\"PE\": 2, \"SIMD\": 4}}, not {entry!r}")
     values = {k.upper(): v for k, v in entry.items()}
-    allowed = {"PE", "SIMD"} if isinstance(layer, MVAU) else {"PE"}
+    allowed = {"PE", "SIMD"} if isinstance(layer, (MVAU, SWG)) else {"PE"}
     extra = set(values) - allowed - {"RAM_STYLE", "MEM_MODE", "RESTYPE", "RUNTIME_WRITEABLE_WEIGHTS"}
     if extra:
         raise HwgenError(f"{source}: {layer.name} has no folding parameter {', '.join(sorted(extra))}",

@@ -10,7 +10,7 @@ import pytest
 from hwgen.boards import load_board
 from hwgen.datatypes import DataType
 from hwgen.errors import HwgenError
-from hwgen.estimate import cycles, resources
+from hwgen.estimate import cycles
 from hwgen.fold import _cost, apply_folding, auto_fold, cheapest_within, fits, fold_to_cycles, read_folding
 from hwgen.ir.layers import DWC, MVAU
 from tests.conftest import chain, random_thresholds, random_values

@@ -13,7 +13,7 @@ from functools import singledispatch
 import numpy as np
 
 from hwgen.datatypes import DataType, Kind
-from hwgen.ir.layers import DWC, MVAU, Thresholding
+from hwgen.ir.layers import DWC, MVAU, SWG, MaxPool, Thresholding
 
 
 def storage(dtype: DataType) -> str:
@@ -91,3 +91,22 @@ def _(layer: DWC) -> dict:
     targs = [layer.dtype.bits, layer.in_elems, layer.out_elems, layer.elems]
     return {"kind": "DWC", "name": layer.name, "function": "dwc", "targs": targs, "params": [],
             "in_bits": layer.in_elems * layer.dtype.bits, "out_bits": layer.out_elems * layer.dtype.bits}
+
+
+def _window_targs(layer, word: int) -> list:
+    return [layer.ifm_h, layer.ifm_w, layer.channels, layer.k_h, layer.k_w, layer.stride_h, layer.stride_w,
+            *layer.pad, word, layer.dtype.hls()]
+
+
+@layer_context.register
+def _(layer: SWG) -> dict:
+    bits = layer.simd * layer.dtype.bits
+    return {"kind": "SWG", "name": layer.name, "function": "swg", "targs": _window_targs(layer, layer.simd), "params": [],
+            "in_bits": bits, "out_bits": bits}
+
+
+@layer_context.register
+def _(layer: MaxPool) -> dict:
+    bits = layer.pe * layer.dtype.bits
+    return {"kind": "MaxPool", "name": layer.name, "function": "maxpool", "targs": _window_targs(layer, layer.pe), "params": [],
+            "in_bits": bits, "out_bits": bits}

@@ -8,7 +8,9 @@ from __future__ import annotations
 from functools import singledispatch
 
 from hwgen.ir.graph import DataflowGraph
-from hwgen.ir.layers import DWC, MVAU, Thresholding
+import numpy as np
+
+from hwgen.ir.layers import DWC, MVAU, SWG, MaxPool, Thresholding
 
 
 @singledispatch
@@ -29,6 +31,40 @@ def _(layer: Thresholding) -> int:
 @cycles.register
 def _(layer: DWC) -> int:
     return layer.elems // min(layer.in_elems, layer.out_elems)
+
+
+def window_blocks(layer: SWG | MaxPool) -> tuple[np.ndarray, int]:
+    """The loop of the sliding-window kernels (swg.hpp, maxpool.hpp), block by block, per frame.
+
+    A line buffer holds input rows. Block 0 only reads: the input rows the first output row needs.
+    Block 1 + oy walks output row oy's windows, one word of one window element per iteration
+    (ofm_w * k_h * k_w * C/word iterations, `ops`), while it reads the rows output row oy + 1 needs
+    (after the last output row: the input rows left). Output row oy needs the input rows up to
+        last(oy) = clamp(oy * stride_h + k_h - 1 - pad_top, -1, ifm_h - 1),  last(ofm_h) = ifm_h - 1.
+    Returns the words read in each of the 1 + ofm_h blocks, and `ops`; block 1 + oy takes
+    max(ops, reads) iterations.
+    """
+    cf = layer.channels // layer.in_elems
+    oy = np.arange(layer.ofm_h + 1)
+    last = np.clip(oy * layer.stride_h + layer.k_h - 1 - layer.pad[0], -1, layer.ifm_h - 1)
+    last[-1] = layer.ifm_h - 1
+    rows = np.diff(np.concatenate([[-1], last]))
+    return rows * layer.ifm_w * cf, layer.ofm_w * layer.k_h * layer.k_w * cf
+
+
+def _window_cycles(layer: SWG | MaxPool) -> int:
+    reads, ops = window_blocks(layer)
+    return int(reads[0] + np.maximum(reads[1:], ops).sum())
+
+
+@cycles.register
+def _(layer: SWG) -> int:
+    return _window_cycles(layer)
+
+
+@cycles.register
+def _(layer: MaxPool) -> int:
+    return _window_cycles(layer)
 
 
 def io_cycles(bytes_per_frame: int, port_bits: int) -> int:

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, fields
 from functools import singledispatch
 
-from hwgen.ir.layers import DWC, MVAU, Thresholding
+from hwgen.ir.layers import DWC, MVAU, SWG, MaxPool, Thresholding
 
 # BRAM18 aspect ratios (depth, width) on 7-series and UltraScale+ (FACTS.md)
 BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
@@ -115,6 +115,30 @@ def _(layer: DWC) -> Resources:
     """A shift register as wide as the wider word, plus control: LUT = 50 + in bits + out bits."""
     in_bits, out_bits = layer.in_elems * layer.dtype.bits, layer.out_elems * layer.dtype.bits
     return Resources(LUT=50 + in_bits + out_bits, FF=max(in_bits, out_bits) + in_bits + out_bits)
+
+
+def line_buffer(layer: SWG | MaxPool) -> Resources:
+    """The sliding-window kernels' line buffer: k_h + stride_h input rows of C/word words (swg.hpp)."""
+    word = layer.in_elems
+    return memory(word * layer.dtype.bits, (layer.k_h + layer.stride_h) * layer.ifm_w * (layer.channels // word))
+
+
+@resources.register
+def _(layer: SWG) -> Resources:
+    """LUT = 150 + 2 * word bits: block/window counters and address arithmetic (about 150), the
+    zero-padding mux and output register (one LUT per bit each); FF = 100 + 2 * word bits
+    (counters, input and output registers). Plus the line buffer."""
+    bits = layer.simd * layer.dtype.bits
+    return Resources(LUT=150 + 2 * bits, FF=100 + 2 * bits) + line_buffer(layer)
+
+
+@resources.register
+def _(layer: MaxPool) -> Resources:
+    """LUT = 150 + PE * 3 * bits: counters and addressing as the SWG, per lane a comparator, the
+    running-max mux and the output register (a LUT per bit each); FF = 100 + PE * 3 * bits (input
+    register, running maxima, output register). Plus the line buffer."""
+    bits = layer.pe * layer.dtype.bits
+    return Resources(LUT=150 + 3 * bits, FF=100 + 3 * bits) + line_buffer(layer)
 
 
 def fifo(width: int, depth: int) -> Resources:

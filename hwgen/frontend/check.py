@@ -9,12 +9,14 @@ SUPPORTED_OPS: dict[str, str] = {
     "Quant": "QuantIdentity / QuantReLU / QuantHardTanh activations, quantized weights and biases",
     "BipolarQuant": "bipolar (1-bit) activations and weights",
     "MatMul": "QuantLinear",
+    "Conv": "QuantConv2d (2-D, groups=1, no dilation)",
+    "MaxPool": "MaxPool2d (floor mode)",
     "Gemm": "QuantLinear",
     "Add": "bias, constant offsets",
     "Sub": "constant offsets",
     "Mul": "constant scales",
     "Div": "constant scales",
-    "BatchNormalization": "BatchNorm1d",
+    "BatchNormalization": "BatchNorm1d / BatchNorm2d",
     "Relu": "QuantReLU (with its quantizer)",
     "Clip": "HardTanh (with a quantizer after it)",
     "Flatten": "Flatten",
@@ -24,8 +26,9 @@ SUPPORTED_OPS: dict[str, str] = {
 }
 
 _HINTS = {
-    "Conv": "convolutions are not supported yet (hwgen maps fully-connected networks today); use QuantLinear layers",
-    "MaxPool": "pooling is not supported yet; hwgen currently maps fully-connected networks",
+    "AveragePool": "average pooling is not supported yet; use MaxPool2d",
+    "GlobalAveragePool": "global average pooling is not supported yet",
+    "ConvTranspose": "transposed convolutions are not supported",
     "Sigmoid": "replace it by a quantized HardTanh (as LPYOLO does) or apply it on the host",
     "Tanh": "replace it by a quantized HardTanh",
     "Softmax": "remove it from the exported model; argmax is unchanged and the host can apply it",

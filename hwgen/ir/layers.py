@@ -185,6 +185,146 @@ class DWC:
         return self.dtype
 
 
-Layer = MVAU | Thresholding | DWC
-LAYER_KINDS: tuple[type, ...] = (MVAU, Thresholding, DWC)
-FOLDABLE_KINDS: tuple[type, ...] = (MVAU, Thresholding)
+def _check_window(layer: str, ifm_h: int, ifm_w: int, channels: int, k_h: int, k_w: int,
+                  stride_h: int, stride_w: int, pad: tuple) -> None:
+    """Shared geometry checks of the sliding-window layers (SWG, MaxPool)."""
+    for what, value in (("ifm_h", ifm_h), ("ifm_w", ifm_w), ("channels", channels), ("k_h", k_h), ("k_w", k_w),
+                        ("stride_h", stride_h), ("stride_w", stride_w)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{layer}: {what} must be a positive integer, not {value!r}")
+    if len(pad) != 4 or any(not isinstance(p, (int, np.integer)) or p < 0 for p in pad):
+        raise ValueError(f"{layer}: pad must be 4 non-negative integers (top, left, bottom, right), not {pad!r}")
+    top, left, bottom, right = pad
+    if top + ifm_h + bottom < k_h or left + ifm_w + right < k_w:
+        raise ValueError(f"{layer}: a {k_h}x{k_w} window must fit the padded {top + ifm_h + bottom}x{left + ifm_w + right} input")
+
+
+class _Window:
+    """Output size of a sliding window over the padded input (floor mode)."""
+
+    @property
+    def ofm_h(self) -> int:
+        return (self.ifm_h + self.pad[0] + self.pad[2] - self.k_h) // self.stride_h + 1
+
+    @property
+    def ofm_w(self) -> int:
+        return (self.ifm_w + self.pad[1] + self.pad[3] - self.k_w) // self.stride_w + 1
+
+    @property
+    def frame_in(self) -> int:
+        return self.ifm_h * self.ifm_w * self.channels
+
+    @property
+    def in_dtype(self) -> DataType:
+        return self.dtype
+
+    @property
+    def out_dtype(self) -> DataType:
+        return self.dtype
+
+
+@dataclass(frozen=True, eq=False)
+class SWG(_Window):
+    """Sliding window generator (FINN's ConvolutionInputGenerator) with zero padding, channels last.
+
+    In: the (ifm_h, ifm_w, channels) image, channels fastest. Out: for every output pixel (oy, ox)
+    in row-major order its window in (ky, kx, c) order, c fastest:
+        out[oy, ox, ky, kx, c] = padded_in[oy * stride_h + ky, ox * stride_w + kx, c]
+    `pad` is (top, left, bottom, right) rows/columns of zeros (any size; bipolar data: none).
+    `simd` channels per stream word in and out (`pe` is the same number, for the folding code).
+    """
+
+    name: str
+    ifm_h: int
+    ifm_w: int
+    channels: int
+    k_h: int
+    k_w: int
+    stride_h: int
+    stride_w: int
+    pad: tuple[int, int, int, int]
+    simd: int
+    dtype: DataType
+
+    def __post_init__(self) -> None:
+        layer = f"SWG {self.name!r}"
+        object.__setattr__(self, "pad", tuple(int(p) for p in self.pad))
+        _check_window(layer, self.ifm_h, self.ifm_w, self.channels, self.k_h, self.k_w, self.stride_h, self.stride_w, self.pad)
+        _check_divides(layer, "channels", self.channels, self.simd, "simd")
+        if self.dtype.kind is Kind.BIPOLAR and any(self.pad):
+            raise ValueError(f"{layer}: zero padding needs a data type holding 0, not bipolar (pad={self.pad})")
+
+    @property
+    def pe(self) -> int:  # the folding code sets the word size of single-fold layers as "PE"
+        return self.simd
+
+    @property
+    def frame_out(self) -> int:
+        return self.ofm_h * self.ofm_w * self.k_h * self.k_w * self.channels
+
+    @property
+    def in_elems(self) -> int:
+        return self.simd
+
+    @property
+    def out_elems(self) -> int:
+        return self.simd
+
+    def refold(self, simd: int | None = None, pe: int | None = None) -> "SWG":
+        """The word size is `simd`, or `pe` (the folding code's name for it); both must then agree."""
+        if simd is not None and pe is not None and simd != pe:
+            raise ValueError(f"SWG {self.name!r}: has one word size, not simd={simd} and pe={pe}")
+        word = simd if simd is not None else pe
+        return replace(self, simd=self.simd if word is None else word)
+
+
+@dataclass(frozen=True, eq=False)
+class MaxPool(_Window):
+    """Streaming max pool, channels last: out[oy, ox, c] = max of the window over padded_in.
+
+    Padding (top, left, bottom, right), each smaller than the window (as ONNX requires), holds dtype.min (ONNX pads
+    with -inf: never the maximum of a window that holds an input element). Floor mode.
+    `pe` channels per stream word in and out. Bipolar inputs are allowed (max of ±1).
+    """
+
+    name: str
+    ifm_h: int
+    ifm_w: int
+    channels: int
+    k_h: int
+    k_w: int
+    stride_h: int
+    stride_w: int
+    pad: tuple[int, int, int, int]
+    pe: int
+    dtype: DataType
+
+    def __post_init__(self) -> None:
+        layer = f"MaxPool {self.name!r}"
+        object.__setattr__(self, "pad", tuple(int(p) for p in self.pad))
+        _check_window(layer, self.ifm_h, self.ifm_w, self.channels, self.k_h, self.k_w, self.stride_h, self.stride_w, self.pad)
+        _check_divides(layer, "channels", self.channels, self.pe, "pe")
+        top, left, bottom, right = self.pad
+        if top >= self.k_h or bottom >= self.k_h or left >= self.k_w or right >= self.k_w:
+            raise ValueError(f"{layer}: padding {self.pad} must be smaller than the {self.k_h}x{self.k_w} window on each side "
+                             f"(a window of padding only has no maximum)")
+
+    @property
+    def frame_out(self) -> int:
+        return self.ofm_h * self.ofm_w * self.channels
+
+    @property
+    def in_elems(self) -> int:
+        return self.pe
+
+    @property
+    def out_elems(self) -> int:
+        return self.pe
+
+    def refold(self, pe: int | None = None, simd: int | None = None) -> "MaxPool":
+        return replace(self, pe=self.pe if pe is None else pe)
+
+
+Layer = MVAU | Thresholding | DWC | SWG | MaxPool
+LAYER_KINDS: tuple[type, ...] = (MVAU, Thresholding, DWC, SWG, MaxPool)
+FOLDABLE_KINDS: tuple[type, ...] = (MVAU, Thresholding, SWG, MaxPool)

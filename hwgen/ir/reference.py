@@ -11,7 +11,7 @@ import numpy as np
 
 from hwgen.datatypes import Kind
 from hwgen.ir.graph import DataflowGraph
-from hwgen.ir.layers import DWC, MVAU, Thresholding
+from hwgen.ir.layers import DWC, MVAU, SWG, MaxPool, Thresholding
 
 
 def threshold(values: np.ndarray, thresholds: np.ndarray, out_min: int, bipolar: bool) -> np.ndarray:
@@ -48,6 +48,27 @@ def _(layer: Thresholding, x: np.ndarray) -> np.ndarray:
 @execute.register
 def _(layer: DWC, x: np.ndarray) -> np.ndarray:
     return x  # re-sizes words, not values
+
+
+def windows(layer, x: np.ndarray, pad_value: int) -> np.ndarray:
+    """(frames, ifm_h*ifm_w*channels) -> (frames, ofm_h, ofm_w, k_h, k_w, channels): every window of the padded input."""
+    n = x.shape[0]
+    top, left, bottom, right = layer.pad
+    image = x.reshape(n, layer.ifm_h, layer.ifm_w, layer.channels)
+    padded = np.pad(image, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=pad_value)
+    rows = (np.arange(layer.ofm_h) * layer.stride_h)[:, None] + np.arange(layer.k_h)[None, :]  # (ofm_h, k_h)
+    cols = (np.arange(layer.ofm_w) * layer.stride_w)[:, None] + np.arange(layer.k_w)[None, :]
+    return padded[:, rows[:, None, :, None], cols[None, :, None, :], :]
+
+
+@execute.register
+def _(layer: SWG, x: np.ndarray) -> np.ndarray:
+    return windows(layer, x, 0).reshape(x.shape[0], layer.frame_out)
+
+
+@execute.register
+def _(layer: MaxPool, x: np.ndarray) -> np.ndarray:
+    return windows(layer, x, layer.dtype.min).max(axis=(3, 4)).reshape(x.shape[0], layer.frame_out)
 
 
 def _exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:

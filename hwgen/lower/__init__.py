@@ -7,9 +7,13 @@ from collections import Counter
 from hwgen.errors import UnsupportedModelError
 from hwgen.frontend.check import check_supported
 from hwgen.ir.graph import DataflowGraph
-from hwgen.lower.handlers import HANDLERS
+from hwgen.lower.conv import conv, maxpool
+from hwgen.lower.handlers import HANDLERS as ELEMENTARY
 from hwgen.lower.values import Const, FloatInput
 from hwgen.lower.walk import Walk
+
+
+HANDLERS = {**ELEMENTARY, "Conv": conv, "MaxPool": maxpool}
 
 
 def lower(model, name: str = "model") -> DataflowGraph:

@@ -8,7 +8,7 @@ from hwgen.datatypes import DataType
 from hwgen.driver.ops import ROUNDING_MODES, quant_int
 from hwgen.errors import UnsupportedModelError
 from hwgen.ir.graph import HostInput
-from hwgen.ir.layers import MVAU, Thresholding
+from hwgen.ir.layers import Thresholding
 from hwgen.lower import thresholds as thr
 from hwgen.lower.values import Const, FloatInput, PendingMVAU, Signal, affine
 from hwgen.lower.walk import Walk, _where, accumulator_range

@@ -19,9 +19,8 @@ from onnx import helper
 from hwgen.datatypes import DataType
 from hwgen.errors import UnsupportedModelError
 from hwgen.ir.graph import DataflowGraph, HostInput, HostOutput
-from hwgen.ir.layers import MVAU, Thresholding
-from hwgen.lower import thresholds as thr
-from hwgen.lower.values import Const, FloatInput, PendingMVAU, Signal, affine
+from hwgen.ir.layers import MVAU
+from hwgen.lower.values import Const, FloatInput, PendingMVAU, Signal
 
 
 class Walk:

@@ -71,11 +71,19 @@ def build_fails(path, tmp_path, match: str, kind=HwgenError, **kwargs) -> HwgenE
 
 
 # -- unsupported models ---------------------------------------------------------------
-def test_conv(tmp_path):
-    path = export(tmp_path, "conv", quant_input(), qnn.QuantConv2d(1, 4, 3, weight_bit_width=3), quant_relu(),
-                  nn.Flatten(), qlinear(4 * 6 * 6, 5), shape=(1, 1, 8, 8))
-    err = build_fails(path, tmp_path, r"node 'Conv_0' \(op Conv\): convolutions are not supported", UnsupportedModelError)
+def test_average_pool(tmp_path):
+    path = export(tmp_path, "avgpool", quant_input(), qnn.QuantConv2d(1, 4, 3, weight_bit_width=3), quant_relu(),
+                  nn.AvgPool2d(2), nn.Flatten(), qlinear(4 * 3 * 3, 5), shape=(1, 1, 8, 8))
+    err = build_fails(path, tmp_path, r"node 'AveragePool_0' \(op AveragePool\): average pooling is not supported yet",
+                      UnsupportedModelError)
     assert "1 unsupported node" in str(err) and SUPPORTED in str(err)
+
+
+def test_grouped_conv(tmp_path):
+    path = export(tmp_path, "grouped", quant_input(), qnn.QuantConv2d(2, 4, 3, groups=2, weight_bit_width=3), quant_relu(),
+                  nn.Flatten(), qlinear(4 * 6 * 6, 5), shape=(1, 2, 8, 8))
+    build_fails(path, tmp_path, r"node 'Conv_0' \(Conv\): grouped convolutions \(group=2\) are not supported yet",
+                UnsupportedModelError)
 
 
 @pytest.mark.parametrize("act,op", [(nn.Sigmoid, "Sigmoid"), (nn.Tanh, "Tanh")])

@@ -9,7 +9,7 @@ from hwgen.codegen.layers import layer_context
 from hwgen.datatypes import DataType
 from hwgen.estimate import cycles
 from hwgen.ir import reference
-from hwgen.ir.layers import DWC, LAYER_KINDS, MVAU, Thresholding, divisors
+from hwgen.ir.layers import DWC, LAYER_KINDS, MVAU, SWG, MaxPool, Thresholding, divisors
 
 I, U, B = DataType.int, DataType.uint, DataType.bipolar
 
@@ -34,7 +34,21 @@ def dwc(**overrides):
     return DWC(**args)
 
 
-FACTORIES = {MVAU: mvau, Thresholding: thresholding, DWC: dwc}
+def swg(**overrides):
+    args = dict(name="swg0", ifm_h=5, ifm_w=6, channels=4, k_h=3, k_w=3, stride_h=1, stride_w=2, pad=(1, 1, 1, 0),
+                simd=2, dtype=I(3))
+    args.update(overrides)
+    return SWG(**args)
+
+
+def maxpool(**overrides):
+    args = dict(name="pool0", ifm_h=6, ifm_w=6, channels=4, k_h=2, k_w=2, stride_h=2, stride_w=2, pad=(0, 0, 0, 0),
+                pe=2, dtype=I(3))
+    args.update(overrides)
+    return MaxPool(**args)
+
+
+FACTORIES = {MVAU: mvau, Thresholding: thresholding, DWC: dwc, SWG: swg, MaxPool: maxpool}
 
 
 def test_divisors():

@@ -1,0 +1,106 @@
+// hwgen kernel library: streaming max pool, channels last, with padding.
+//
+//   out[oy][ox][c] = max over ky < KH, kx < KW of padded[oy*SH + ky][ox*SW + kx][c]
+// where padding (PT, PL, PB, PR rows/columns, each smaller than the window) never wins: ONNX
+// pads with -inf. PE channels per stream word in and out.
+//
+// The loop and line buffer of swg.hpp (Window): block oy walks the window elements of output
+// row oy in (ox, c-fold, ky, kx) order, one word of PE elements per iteration, keeping a running
+// maximum per lane; the last element of a window writes the output word. Every input word is
+// read once; max(OFM_W*KH*KW*C/PE, reads) iterations per block, II=1.
+#ifndef HWGEN_MAXPOOL_HPP
+#define HWGEN_MAXPOOL_HPP
+
+#include <hls_stream.h>
+
+#include "hwgen_types.hpp"
+#include "swg.hpp"
+
+namespace hwgen {
+
+template <unsigned IFM_H, unsigned IFM_W, unsigned C, unsigned KH, unsigned KW, unsigned SH, unsigned SW,
+          unsigned PT, unsigned PL, unsigned PB, unsigned PR, unsigned PE, typename T>
+void maxpool(hls::stream<ap_uint<PE * T::width> >& in, hls::stream<ap_uint<PE * T::width> >& out,
+             unsigned frames, const char* name) {
+    static_assert(C % PE == 0, "MaxPool: PE must divide C");
+    static_assert(PT < KH && PB < KH && PL < KW && PR < KW, "MaxPool: padding must be smaller than the window");
+    typedef Window<IFM_H, IFM_W, C, KH, KW, SH, SW, PT, PL, PB, PR, PE> G;
+    typedef ap_uint<PE * T::width> word_t;
+    typedef typename T::value_t value_t;
+
+    // No DEPENDENCE pragma: a word written in a block's last iteration can be read in the next
+    // block's first (1x1 windows on a one-word row), so the read-after-write order is real.
+#ifndef __SYNTHESIS__
+    static  // C-sim: keep large line buffers off the stack (layers run one after another)
+#endif
+    word_t buffer[G::ROWS][G::ROW];
+    value_t acc[PE];
+#pragma HLS ARRAY_PARTITION variable = acc complete
+    unsigned wslot = 0, wword = 0;
+    unsigned ox = 0, cf = 0, ky = 0, kx = 0;
+    int block = G::first_block();
+    int base_row = G::first_row();
+    unsigned base_slot = G::first_slot(), i = 0, nreads = G::reads(block), len = G::length(block);
+    const unsigned long long total = frames * G::per_frame();
+    HWGEN_COUNT(name, total);
+    for (unsigned long long it = 0; it < total; it++) {
+#pragma HLS PIPELINE II = 1
+        if (i < nreads) {
+            buffer[wslot][wword] = in.read();
+            if (++wword == G::ROW) {
+                wword = 0;
+                if (++wslot == G::ROWS) wslot = 0;
+            }
+        }
+        if (block >= 0 && i < G::OPS) {
+            const int r = base_row + (int)ky, c = (int)(ox * SW + kx) - (int)PL;
+            const bool inside = r >= 0 && r < (int)IFM_H && c >= 0 && c < (int)IFM_W;
+            unsigned s = base_slot + ky;
+            if (s >= G::ROWS) s -= G::ROWS;
+            const word_t x = buffer[s][inside ? (unsigned)c * G::CF + cf : 0];
+            const bool first = ky == 0 && kx == 0;
+            for (unsigned p = 0; p < PE; p++) {
+#pragma HLS UNROLL
+                const value_t m = first ? value_t(T::min) : acc[p];
+                const value_t v = T::decode(element<T::width>(x, p));
+                acc[p] = inside && v > m ? v : m;
+            }
+            if (++kx == KW) {
+                kx = 0;
+                if (++ky == KH) {
+                    ky = 0;
+                    word_t y;
+                    for (unsigned p = 0; p < PE; p++) {
+#pragma HLS UNROLL
+                        y((p + 1) * T::width - 1, p * T::width) = T::encode(acc[p]);
+                    }
+                    out.write(y);
+                    if (++cf == G::CF) {
+                        cf = 0;
+                        ox++;
+                    }
+                }
+            }
+        }
+        if (++i == len) {  // next block
+            i = 0;
+            ox = 0;
+            if (++block == (int)G::OFM_H) {  // next frame
+                block = G::first_block();
+                wslot = 0;
+                base_row = G::first_row();
+                base_slot = G::first_slot();
+            } else if (block > 0) {  // after block -1 the windows start at row -PT, as set
+                base_row += SH;
+                base_slot += SH;  // SH < ROWS
+                if (base_slot >= G::ROWS) base_slot -= G::ROWS;
+            }
+            nreads = G::reads(block);
+            len = G::length(block);
+        }
+    }
+}
+
+}  // namespace hwgen
+
+#endif

@@ -1,0 +1,129 @@
+// hwgen kernel library: sliding window generator (FINN's ConvolutionInputGenerator) with padding.
+//
+// In: an IFM_H x IFM_W image of C channels, channels last, WORD channels per stream word.
+// Out: for every output pixel (oy, ox) in row-major order its KH x KW window in (ky, kx, c)
+// order, c fastest:  out[oy][ox][ky][kx][c] = padded[oy*SH + ky][ox*SW + kx][c], where the
+// padded image has PT, PL, PB, PR rows/columns of zeros on top, left, bottom, right.
+//
+// A line buffer of KH + SH input rows; every input word is read once. One pipelined loop at
+// II=1, in blocks (the schedule of hwgen.estimate.cycle_model.window_blocks):
+//   block -1     : read the input rows output row 0 needs (rows 0 .. last(0));
+//   block oy >= 0: one window word per iteration (OPS = OFM_W*KH*KW*C/WORD of them) while the rows
+//                  up to last(oy + 1) are read; max(OPS, reads) iterations.
+// Input row r lives in buffer row r mod ROWS: the rows a block reads, (last(oy), last(oy+1)],
+// are at most SH rows past the KH rows its windows use, so they never overwrite them.
+// The C-sim runs this same loop in both modes (it only moves words: no fast path needed).
+#ifndef HWGEN_SWG_HPP
+#define HWGEN_SWG_HPP
+
+#include <hls_stream.h>
+
+#include "hwgen_types.hpp"
+
+namespace hwgen {
+
+// Geometry and block schedule shared by swg and maxpool.
+template <unsigned IFM_H, unsigned IFM_W, unsigned C, unsigned KH, unsigned KW, unsigned SH, unsigned SW,
+          unsigned PT, unsigned PL, unsigned PB, unsigned PR, unsigned WORD>
+struct Window {
+    static const unsigned OFM_H = (IFM_H + PT + PB - KH) / SH + 1;
+    static const unsigned OFM_W = (IFM_W + PL + PR - KW) / SW + 1;
+    static const unsigned CF = C / WORD;      // words per pixel
+    static const unsigned ROW = IFM_W * CF;   // words per input row
+    static const unsigned ROWS = KH + SH;     // line buffer rows
+    static const unsigned OPS = OFM_W * KH * KW * CF;
+
+    static int last(int oy) {  // the last input row output row oy needs (-1: none)
+        if (oy < 0) return -1;
+        if (oy >= (int)OFM_H) return (int)IFM_H - 1;
+        int l = oy * (int)SH + (int)KH - 1 - (int)PT;
+        return l < -1 ? -1 : (l > (int)IFM_H - 1 ? (int)IFM_H - 1 : l);
+    }
+    static unsigned reads(int block) { return (unsigned)(last(block + 1) - last(block)) * ROW; }
+    static unsigned length(int block) {
+        unsigned r = reads(block);
+        return block < 0 || r > OPS ? r : OPS;
+    }
+    static int first_block() { return length(-1) ? -1 : 0; }  // no rows before output row 0: skip block -1
+    static unsigned long long per_frame() {
+        unsigned long long n = 0;
+        for (int b = -1; b < (int)OFM_H; b++) n += length(b);
+        return n;
+    }
+    static int first_row() { return -(int)PT; }  // input row of output row 0's windows' top
+    static unsigned first_slot() { return (ROWS - PT % ROWS) % ROWS; }  // its buffer row (row r: r mod ROWS)
+};
+
+template <unsigned IFM_H, unsigned IFM_W, unsigned C, unsigned KH, unsigned KW, unsigned SH, unsigned SW,
+          unsigned PT, unsigned PL, unsigned PB, unsigned PR, unsigned SIMD, typename T>
+void swg(hls::stream<ap_uint<SIMD * T::width> >& in, hls::stream<ap_uint<SIMD * T::width> >& out,
+         unsigned frames, const char* name) {
+    static_assert(C % SIMD == 0, "SWG: SIMD must divide C");
+    static_assert(IFM_H + PT + PB >= KH && IFM_W + PL + PR >= KW, "SWG: the window must fit the padded image");
+    typedef Window<IFM_H, IFM_W, C, KH, KW, SH, SW, PT, PL, PB, PR, SIMD> G;
+    typedef ap_uint<SIMD * T::width> word_t;
+
+    // No DEPENDENCE pragma: a word written in a block's last iteration can be read in the next
+    // block's first (1x1 windows on a one-word row), so the read-after-write order is real.
+#ifndef __SYNTHESIS__
+    static  // C-sim: keep large line buffers off the stack (layers run one after another)
+#endif
+    word_t buffer[G::ROWS][G::ROW];
+    unsigned wslot = 0, wword = 0;  // where the next input word goes
+    unsigned ox = 0, ky = 0, kx = 0, cf = 0;  // the next window word
+    int block = G::first_block();
+    int base_row = G::first_row();  // input row of the windows' ky = 0
+    unsigned base_slot = G::first_slot(), i = 0, nreads = G::reads(block), len = G::length(block);
+    const unsigned long long total = frames * G::per_frame();
+    HWGEN_COUNT(name, total);
+    for (unsigned long long it = 0; it < total; it++) {
+#pragma HLS PIPELINE II = 1
+        if (i < nreads) {
+            buffer[wslot][wword] = in.read();
+            if (++wword == G::ROW) {
+                wword = 0;
+                if (++wslot == G::ROWS) wslot = 0;
+            }
+        }
+        if (block >= 0 && i < G::OPS) {
+            const int r = base_row + (int)ky, c = (int)(ox * SW + kx) - (int)PL;
+            word_t y = 0;
+            if (r >= 0 && r < (int)IFM_H && c >= 0 && c < (int)IFM_W) {
+                unsigned s = base_slot + ky;
+                if (s >= G::ROWS) s -= G::ROWS;
+                y = buffer[s][(unsigned)c * G::CF + cf];
+            }
+            out.write(y);
+            if (++cf == G::CF) {
+                cf = 0;
+                if (++kx == KW) {
+                    kx = 0;
+                    if (++ky == KH) {
+                        ky = 0;
+                        ox++;
+                    }
+                }
+            }
+        }
+        if (++i == len) {  // next block
+            i = 0;
+            ox = 0;
+            if (++block == (int)G::OFM_H) {  // next frame
+                block = G::first_block();
+                wslot = 0;
+                base_row = G::first_row();
+                base_slot = G::first_slot();
+            } else if (block > 0) {  // after block -1 the windows start at row -PT, as set
+                base_row += SH;
+                base_slot += SH;  // SH < ROWS
+                if (base_slot >= G::ROWS) base_slot -= G::ROWS;
+            }
+            nreads = G::reads(block);
+            len = G::length(block);
+        }
+    }
+}
+
+}  // namespace hwgen
+
+#endif
