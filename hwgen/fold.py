@@ -151,8 +151,11 @@ def fold_to_cycles(graph: DataflowGraph, max_cycles: int, board) -> DataflowGrap
 
 
 def fits(graph: DataflowGraph, board) -> tuple[bool, dict]:
-    """Whether the design plus the shell fits the board within its utilization cap; the usage fractions."""
-    usage = (total_resources(graph) + SHELL).usage(board.resources)
+    """Whether the design, its sized FIFOs and the shell fit the board within its utilization cap; the usage fractions."""
+    from hwgen.fifo import size_fifos
+
+    depths = size_fifos(graph, graph.input.elems // graph.layers[0].in_elems)
+    usage = (total_resources(graph, depths) + SHELL).usage(board.resources)
     return all(v <= board.utilization_cap for v in usage.values()), usage
 
 
