@@ -18,7 +18,7 @@ from hwgen.ir.graph import DataflowGraph
 from hwgen.estimate import cycles, resources, total_resources
 from hwgen.estimate.cycle_model import io_cycles
 from hwgen.estimate.resource_model import SHELL
-from hwgen.ir.layers import FOLDABLE_KINDS, MVAU, SWG, divisors
+from hwgen.ir.layers import DWC, FOLDABLE_KINDS, MVAU, SWG, divisors
 from hwgen.lower.insert_dwc import insert_dwcs
 
 def read_folding(path: str | Path) -> dict[str, dict[str, int]]:
@@ -142,10 +142,34 @@ def cheapest_within(layer, max_cycles: int, board, first: bool = False, last: bo
     return min(fitting, key=lambda c: (_cost(c, board), cycles(c)))
 
 
+def _compatible(a: int, b: int) -> bool:
+    """Word sizes one DWC converts at full rate (one divides the other); else two DWCs through the gcd,
+    whose narrow middle stream can be slower than either layer."""
+    return max(a, b) % min(a, b) == 0
+
+
 def fold_to_cycles(graph: DataflowGraph, max_cycles: int, board) -> DataflowGraph:
-    n = len(graph.layers)
+    """Each layer as cheaply as `max_cycles` allows; then, left to right, a layer whose word size does
+    not divide (or is not divisible by) its producer's is re-picked among those that are, and window,
+    pooling and threshold layers (cheap next to MVAUs) also match their consumer's."""
+    layers = [l for l in graph.layers if not isinstance(l, DWC)]
+    n = len(layers)
     layers = [cheapest_within(l, max_cycles, board, first=i == 0, last=i == n - 1) if isinstance(l, FOLDABLE_KINDS) else l
-              for i, l in enumerate(graph.layers)]
+              for i, l in enumerate(layers)]
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, FOLDABLE_KINDS):
+            continue
+        prev = layers[i - 1] if i else None
+        nxt = layers[i + 1] if i + 1 < n and not isinstance(layer, MVAU) else None
+        if (prev is None or _compatible(prev.out_elems, layer.in_elems)) and (nxt is None or _compatible(layer.out_elems, nxt.in_elems)):
+            continue
+        options = [c for c in _candidates(layer) if cycles(c) <= max_cycles
+                   and (prev is None or _compatible(prev.out_elems, c.in_elems))
+                   and (nxt is None or _compatible(c.out_elems, nxt.in_elems))
+                   and not (i == 0 and c.in_elems * c.in_dtype.bits > MAX_PORT_BITS)
+                   and not (i == n - 1 and c.out_elems * c.out_dtype.bits > MAX_PORT_BITS)]
+        if options:
+            layers[i] = min(options, key=lambda c: (_cost(c, board), cycles(c)))
     folded = DataflowGraph(layers=layers, input=graph.input, output=graph.output, model_name=graph.model_name, notes=graph.notes)
     return insert_dwcs(folded)
 
