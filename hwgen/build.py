@@ -323,7 +323,11 @@ def _write_metadata(b: Build, path: Path) -> None:
         "board": b.board.name,
         "input": {"shape": list(g.input.shape), "quant": g.input.quant, "dtype": str(g.input.dtype), "elems": g.input.elems,
                   "per_word": d["input"].per_word, "bus": d["input"].bus, "words": d["input"].words,
-                  "layout": g.input.layout},
+                  "layout": g.input.layout,
+                  "levels": "Accelerator.execute_integers takes the input quantizer's integer levels in stream order: "
+                            "for layout 'nhwc' an (N, H, W, C) integer array (an image batch as cameras give it) "
+                            "reshaped to (N, -1); for 'flat' the input flattened in C order",
+                  "pixels_are_levels": _pixels_are_levels(g.input.quant)},
         "output": {"shape": list(g.output.shape), "dtype": str(g.output.dtype), "elems": g.output.elems, "ops": list(g.output.ops),
                    "layout": g.output.layout, "perm": None if g.output.perm is None else list(g.output.perm),
                    "per_word": d["output"].per_word, "bus": d["output"].bus, "words": d["output"].words},
@@ -335,6 +339,17 @@ def _write_metadata(b: Build, path: Path) -> None:
         "folding": {l.name: {"PE": l.pe, **({"SIMD": l.simd} if hasattr(l, "simd") else {})} for l in g.foldable},
     }
     _write_json(path, jsonable(meta))
+
+
+def _pixels_are_levels(q: dict) -> bool:
+    """An unsigned 8-bit input quantizer of scale 1/255, zero point 0: raw uint8 pixels are its levels
+    (x = pixel / 255 quantizes back to the pixel), so a camera frame can be streamed as it is."""
+    if q.get("op") != "quant" or q.get("signed") or q.get("bits") != 8 or q.get("zero_point", 0) != 0:
+        return False
+    pixels = np.arange(256, dtype=np.float32)
+    from hwgen.driver.ops import quant_int
+
+    return bool(np.array_equal(quant_int(pixels / np.float32(255), q, np.float32), pixels))
 
 
 def _verification_inputs(b: Build) -> tuple[np.ndarray, np.ndarray | None]:

@@ -71,3 +71,29 @@ def test_conv_model(tmp_path, name):
     assert (ours.argmax(1) == golden.argmax(1)).mean() >= 0.9
     kinds = {type(l).__name__ for l in b.graph.layers}
     assert {"SWG", "MVAU"} <= kinds
+
+
+def test_camera_pixels_stream_as_they_are(tmp_path):
+    """With an unsigned 8-bit input quantizer of scale 1/255, uint8 (N, H, W, C) frames are the stream."""
+    import json
+
+    from brevitas.export import export_qonnx
+    from brevitas.quant import Uint8ActPerTensorFloat
+
+    class Pixels(Uint8ActPerTensorFloat):
+        scaling_impl_type = "const"
+        max_val = 1.0  # scale 1/255
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(qnn.QuantIdentity(act_quant=Pixels, return_quant_tensor=True), *conv_block(3, 4, 3, 4),
+                                torch.nn.Flatten(), qnn.QuantLinear(4 * 4 * 6, 3, bias=False, weight_bit_width=4)).eval()
+    path = tmp_path / "m.onnx"
+    export_qonnx(model, torch.zeros(1, 3, 6, 8), export_path=str(path))
+    hwgen.build(path, out_dir=tmp_path / "build", verify_frames=4)
+    meta = json.loads((tmp_path / "build" / "deploy" / "accelerator.json").read_text())
+    assert meta["input"]["layout"] == "nhwc" and meta["input"]["pixels_are_levels"] is True
+    acc = hwgen.Accelerator(tmp_path / "build")
+    frames = np.random.default_rng(0).integers(0, 256, size=(5, 6, 8, 3), dtype=np.uint8)  # N, H, W, C
+    from_pixels = acc.execute_integers(frames.reshape(5, -1))
+    from_floats = acc.execute_integers(acc.quantize(frames.transpose(0, 3, 1, 2).astype(np.float32) / 255))
+    np.testing.assert_array_equal(from_pixels, from_floats)
