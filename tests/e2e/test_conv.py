@@ -36,6 +36,14 @@ MODELS = {
                           + [torch.nn.MaxPool2d(3, stride=2)] + conv_block(10, 37, 1, 3, bias=True)
                           + conv_block(37, 5, (1, 3), 4)
                           + [torch.nn.Flatten(), qnn.QuantLinear(5 * 2 * 1, 7, bias=True, weight_bit_width=4)], (1, 3, 10, 14)),
+    # no pooling; asymmetric zero padding (ZeroPad2d folds into the Conv's pads), 5x5 stride 3, W1A2 mix
+    "no_pool_asym_pad": lambda: ([qnn.QuantIdentity(bit_width=6, return_quant_tensor=True), torch.nn.ZeroPad2d((1, 0, 2, 0))]
+                                 + conv_block(1, 6, 5, 2, stride=3) + conv_block(6, 9, 2, 3)
+                                 + [torch.nn.Flatten(), qnn.QuantLinear(9 * 2 * 1, 4, bias=False, weight_bit_width=3)], (1, 1, 11, 9)),
+    # max pool with padding, a last conv without activation quantizer (the output is a feature map)
+    "pool_pad_map_out": lambda: ([qnn.QuantIdentity(bit_width=8, return_quant_tensor=True)] + conv_block(2, 6, 3, 4, padding=1)
+                                 + [torch.nn.MaxPool2d(3, stride=2, padding=1),
+                                    qnn.QuantConv2d(6, 4, 1, bias=True, weight_bit_width=4)], (1, 2, 9, 7)),
 }
 
 
