@@ -18,6 +18,7 @@
 #include "hwgen_types.hpp"
 #ifdef HWGEN_FAST_CSIM
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 #endif
 
@@ -42,7 +43,10 @@ void mvau_fast(hls::stream<ap_uint<SIMD * TI::width> >& in, hls::stream<ap_uint<
                const TWS weights[PE][(MH / PE) * (MW / SIMD)][SIMD], const TTS thresholds[PE][MH / PE][NT ? NT : 1],
                unsigned frames, const char* name) {
     const unsigned SF = MW / SIMD, NF = MH / PE;
-    static std::vector<long long> w;  // weights as values, row-major MH x MW, decoded once
+    // Narrow accumulators compute in int (vectorizes); -fwrapv makes partial sums wrap, and the final
+    // sum, which fits the accumulator type, comes out exact. Wider ones compute in long long.
+    typedef typename std::conditional<(TACC::width <= 24), int, long long>::type num_t;
+    static std::vector<num_t> w;  // weights as values, row-major MH x MW, decoded once
     static const void* decoded_from = 0;
     if (decoded_from != (const void*)weights) {
         w.assign((size_t)MH * MW, 0);
@@ -54,7 +58,7 @@ void mvau_fast(hls::stream<ap_uint<SIMD * TI::width> >& in, hls::stream<ap_uint<
         decoded_from = (const void*)weights;
     }
     HWGEN_COUNT(name, (unsigned long long)frames * VECTORS * NF * SF);
-    std::vector<long long> x(MW);
+    std::vector<num_t> x(MW);
     unsigned long long codes[SIMD];
     for (unsigned long long v = 0; v < (unsigned long long)frames * VECTORS; v++) {
         for (unsigned sf = 0; sf < SF; sf++) {
@@ -64,8 +68,8 @@ void mvau_fast(hls::stream<ap_uint<SIMD * TI::width> >& in, hls::stream<ap_uint<
         for (unsigned nf = 0; nf < NF; nf++) {
             ap_uint<PE * TO::width> y = 0;
             for (unsigned p = 0; p < PE; p++) {
-                const long long* row = &w[(size_t)(nf * PE + p) * MW];
-                long long acc = 0;
+                const num_t* row = &w[(size_t)(nf * PE + p) * MW];
+                num_t acc = 0;
                 for (unsigned c = 0; c < MW; c++) acc += row[c] * x[c];
                 y((p + 1) * TO::width - 1, p * TO::width) =
                     activation_code<TACC, TO, NT, OUT_MIN>(acc, thresholds[p][nf], name) & code_mask<TO::width>();

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hwgen.errors import HwgenError, ToolError
 
-CXXFLAGS = ("-std=c++14", "-O2", "-fPIC", "-shared", "-w")
+CXXFLAGS = ("-std=c++14", "-O3", "-fwrapv", "-fPIC", "-shared", "-w")  # -fwrapv: see mvau.hpp's fast path
 
 
 @dataclass(frozen=True)
