@@ -199,8 +199,28 @@ def _check_window(layer: str, ifm_h: int, ifm_w: int, channels: int, k_h: int, k
         raise ValueError(f"{layer}: a {k_h}x{k_w} window must fit the padded {top + ifm_h + bottom}x{left + ifm_w + right} input")
 
 
+@dataclass(frozen=True, eq=False)
 class _Window:
-    """Output size of a sliding window over the padded input (floor mode)."""
+    """The fields and geometry SWG and MaxPool share: a window sliding over the padded input (floor mode).
+
+    `pad` is (top, left, bottom, right); subclasses add their word size and `dtype`.
+    """
+
+    name: str
+    ifm_h: int
+    ifm_w: int
+    channels: int
+    k_h: int
+    k_w: int
+    stride_h: int
+    stride_w: int
+    pad: tuple[int, int, int, int]
+
+    def _check_geometry(self) -> str:
+        layer = f"{type(self).__name__} {self.name!r}"
+        object.__setattr__(self, "pad", tuple(int(p) for p in self.pad))
+        _check_window(layer, self.ifm_h, self.ifm_w, self.channels, self.k_h, self.k_w, self.stride_h, self.stride_w, self.pad)
+        return layer
 
     @property
     def ofm_h(self) -> int:
@@ -234,22 +254,11 @@ class SWG(_Window):
     `simd` channels per stream word in and out (`pe` is the same number, for the folding code).
     """
 
-    name: str
-    ifm_h: int
-    ifm_w: int
-    channels: int
-    k_h: int
-    k_w: int
-    stride_h: int
-    stride_w: int
-    pad: tuple[int, int, int, int]
     simd: int
     dtype: DataType
 
     def __post_init__(self) -> None:
-        layer = f"SWG {self.name!r}"
-        object.__setattr__(self, "pad", tuple(int(p) for p in self.pad))
-        _check_window(layer, self.ifm_h, self.ifm_w, self.channels, self.k_h, self.k_w, self.stride_h, self.stride_w, self.pad)
+        layer = self._check_geometry()
         _check_divides(layer, "channels", self.channels, self.simd, "simd")
         if self.dtype.kind is Kind.BIPOLAR and any(self.pad):
             raise ValueError(f"{layer}: zero padding needs a data type holding 0, not bipolar (pad={self.pad})")
@@ -287,22 +296,11 @@ class MaxPool(_Window):
     `pe` channels per stream word in and out. Bipolar inputs are allowed (max of ±1).
     """
 
-    name: str
-    ifm_h: int
-    ifm_w: int
-    channels: int
-    k_h: int
-    k_w: int
-    stride_h: int
-    stride_w: int
-    pad: tuple[int, int, int, int]
     pe: int
     dtype: DataType
 
     def __post_init__(self) -> None:
-        layer = f"MaxPool {self.name!r}"
-        object.__setattr__(self, "pad", tuple(int(p) for p in self.pad))
-        _check_window(layer, self.ifm_h, self.ifm_w, self.channels, self.k_h, self.k_w, self.stride_h, self.stride_w, self.pad)
+        layer = self._check_geometry()
         _check_divides(layer, "channels", self.channels, self.pe, "pe")
         top, left, bottom, right = self.pad
         if top >= self.k_h or bottom >= self.k_h or left >= self.k_w or right >= self.k_w:
