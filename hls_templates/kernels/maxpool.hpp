@@ -36,28 +36,17 @@ void maxpool(hls::stream<ap_uint<PE * T::width> >& in, hls::stream<ap_uint<PE * 
     word_t buffer[G::ROWS][G::ROW];
     value_t acc[PE];
 #pragma HLS ARRAY_PARTITION variable = acc complete
-    unsigned wslot = 0, wword = 0;
+    Blocks<G> at;  // where the next input word goes, where the windows start
     unsigned ox = 0, cf = 0, ky = 0, kx = 0;
-    int block = G::first_block();
-    int base_row = G::first_row();
-    unsigned base_slot = G::first_slot(), i = 0, nreads = G::reads(block), len = G::length(block);
     const unsigned long long total = frames * G::per_frame();
     HWGEN_COUNT(name, total);
     for (unsigned long long it = 0; it < total; it++) {
 #pragma HLS PIPELINE II = 1
-        if (i < nreads) {
-            buffer[wslot][wword] = in.read();
-            if (++wword == G::ROW) {
-                wword = 0;
-                if (++wslot == G::ROWS) wslot = 0;
-            }
-        }
-        if (block >= 0 && i < G::OPS) {
-            const int r = base_row + (int)ky, c = (int)(ox * SW + kx) - (int)PL;
+        if (at.reading()) at.store(buffer, in.read());
+        if (at.writing()) {
+            const int r = at.base_row + (int)ky, c = (int)(ox * SW + kx) - (int)PL;
             const bool inside = r >= 0 && r < (int)IFM_H && c >= 0 && c < (int)IFM_W;
-            unsigned s = base_slot + ky;
-            if (s >= G::ROWS) s -= G::ROWS;
-            const word_t x = buffer[s][inside ? (unsigned)c * G::CF + cf : 0];
+            const word_t x = buffer[at.slot(ky)][inside ? (unsigned)c * G::CF + cf : 0];
             const bool first = ky == 0 && kx == 0;
             for (unsigned p = 0; p < PE; p++) {
 #pragma HLS UNROLL
@@ -82,22 +71,7 @@ void maxpool(hls::stream<ap_uint<PE * T::width> >& in, hls::stream<ap_uint<PE * 
                 }
             }
         }
-        if (++i == len) {  // next block
-            i = 0;
-            ox = 0;
-            if (++block == (int)G::OFM_H) {  // next frame
-                block = G::first_block();
-                wslot = 0;
-                base_row = G::first_row();
-                base_slot = G::first_slot();
-            } else if (block > 0) {  // after block -1 the windows start at row -PT, as set
-                base_row += SH;
-                base_slot += SH;  // SH < ROWS
-                if (base_slot >= G::ROWS) base_slot -= G::ROWS;
-            }
-            nreads = G::reads(block);
-            len = G::length(block);
-        }
+        if (at.next()) ox = 0;
     }
 }
 

@@ -32,6 +32,7 @@ struct Window {
     static const unsigned ROW = IFM_W * CF;   // words per input row
     static const unsigned ROWS = KH + SH;     // line buffer rows
     static const unsigned OPS = OFM_W * KH * KW * CF;
+    static const unsigned STRIDE_H = SH;
 
     static int last(int oy) {  // the last input row output row oy needs (-1: none)
         if (oy < 0) return -1;
@@ -54,6 +55,55 @@ struct Window {
     static unsigned first_slot() { return (ROWS - PT % ROWS) % ROWS; }  // its buffer row (row r: r mod ROWS)
 };
 
+// Where swg and maxpool are in their block schedule: the line-buffer slot the next input word
+// goes to, and the input row / buffer slot the current output row's windows start at.
+template <typename G>
+struct Blocks {
+    int block, base_row;
+    unsigned base_slot, i, nreads, len, wslot, wword;
+
+    Blocks()
+        : block(G::first_block()), base_row(G::first_row()), base_slot(G::first_slot()), i(0),
+          nreads(G::reads(G::first_block())), len(G::length(G::first_block())), wslot(0), wword(0) {}
+
+    bool reading() const { return i < nreads; }
+    bool writing() const { return block >= 0 && i < G::OPS; }
+
+    template <typename W>
+    void store(W buffer[G::ROWS][G::ROW], const W& word) {
+#pragma HLS INLINE
+        buffer[wslot][wword] = word;
+        if (++wword == G::ROW) {
+            wword = 0;
+            if (++wslot == G::ROWS) wslot = 0;
+        }
+    }
+
+    unsigned slot(unsigned ky) const {  // the buffer row of window row ky
+        unsigned s = base_slot + ky;
+        return s >= G::ROWS ? s - G::ROWS : s;
+    }
+
+    bool next() {  // after an iteration; true when the next block (output row) begins
+#pragma HLS INLINE
+        if (++i != len) return false;
+        i = 0;
+        if (++block == (int)G::OFM_H) {  // next frame
+            block = G::first_block();
+            wslot = 0;
+            base_row = G::first_row();
+            base_slot = G::first_slot();
+        } else if (block > 0) {  // after block -1 the windows start at row -PT, as set
+            base_row += G::STRIDE_H;
+            base_slot += G::STRIDE_H;  // SH < ROWS
+            if (base_slot >= G::ROWS) base_slot -= G::ROWS;
+        }
+        nreads = G::reads(block);
+        len = G::length(block);
+        return true;
+    }
+};
+
 template <unsigned IFM_H, unsigned IFM_W, unsigned C, unsigned KH, unsigned KW, unsigned SH, unsigned SW,
           unsigned PT, unsigned PL, unsigned PB, unsigned PR, unsigned SIMD, typename T>
 void swg(hls::stream<ap_uint<SIMD * T::width> >& in, hls::stream<ap_uint<SIMD * T::width> >& out,
@@ -69,29 +119,18 @@ void swg(hls::stream<ap_uint<SIMD * T::width> >& in, hls::stream<ap_uint<SIMD * 
     static  // C-sim: keep large line buffers off the stack (layers run one after another)
 #endif
     word_t buffer[G::ROWS][G::ROW];
-    unsigned wslot = 0, wword = 0;  // where the next input word goes
+    Blocks<G> at;  // where the next input word goes, where the windows start
     unsigned ox = 0, ky = 0, kx = 0, cf = 0;  // the next window word
-    int block = G::first_block();
-    int base_row = G::first_row();  // input row of the windows' ky = 0
-    unsigned base_slot = G::first_slot(), i = 0, nreads = G::reads(block), len = G::length(block);
     const unsigned long long total = frames * G::per_frame();
     HWGEN_COUNT(name, total);
     for (unsigned long long it = 0; it < total; it++) {
 #pragma HLS PIPELINE II = 1
-        if (i < nreads) {
-            buffer[wslot][wword] = in.read();
-            if (++wword == G::ROW) {
-                wword = 0;
-                if (++wslot == G::ROWS) wslot = 0;
-            }
-        }
-        if (block >= 0 && i < G::OPS) {
-            const int r = base_row + (int)ky, c = (int)(ox * SW + kx) - (int)PL;
+        if (at.reading()) at.store(buffer, in.read());
+        if (at.writing()) {
+            const int r = at.base_row + (int)ky, c = (int)(ox * SW + kx) - (int)PL;
             word_t y = 0;
             if (r >= 0 && r < (int)IFM_H && c >= 0 && c < (int)IFM_W) {
-                unsigned s = base_slot + ky;
-                if (s >= G::ROWS) s -= G::ROWS;
-                y = buffer[s][(unsigned)c * G::CF + cf];
+                y = buffer[at.slot(ky)][(unsigned)c * G::CF + cf];
             }
             out.write(y);
             if (++cf == G::CF) {
@@ -105,22 +144,7 @@ void swg(hls::stream<ap_uint<SIMD * T::width> >& in, hls::stream<ap_uint<SIMD * 
                 }
             }
         }
-        if (++i == len) {  // next block
-            i = 0;
-            ox = 0;
-            if (++block == (int)G::OFM_H) {  // next frame
-                block = G::first_block();
-                wslot = 0;
-                base_row = G::first_row();
-                base_slot = G::first_slot();
-            } else if (block > 0) {  // after block -1 the windows start at row -PT, as set
-                base_row += SH;
-                base_slot += SH;  // SH < ROWS
-                if (base_slot >= G::ROWS) base_slot -= G::ROWS;
-            }
-            nreads = G::reads(block);
-            len = G::length(block);
-        }
+        if (at.next()) ox = 0;
     }
 }
 
