@@ -189,7 +189,8 @@ def step_verify(b: Build) -> None:
 def step_estimate(b: Build) -> None:
     from hwgen.estimate import cycles, resources, throughput, total_resources
     from hwgen.estimate.cycle_model import io_cycles
-    from hwgen.estimate.resource_model import SHELL
+    from hwgen.estimate.resource_model import SHELL, implementation
+    from hwgen.ir.layers import MVAU
 
     port = b.board.dma_port_bits
     io = {"DMA in": io_cycles(b.design["input"].words * b.design["input"].word_bytes, port),
@@ -199,6 +200,8 @@ def step_estimate(b: Build) -> None:
     layers = []
     for layer in b.graph.layers:
         fold = {"PE": getattr(layer, "pe", None), "SIMD": getattr(layer, "simd", None)}
+        if isinstance(layer, MVAU):
+            fold.update(ram_style=layer.ram_style.value, resType=layer.res_type.value, implementation=implementation(layer))
         layers.append({"name": layer.name, "kind": type(layer).__name__, "folding": fold, "cycles": cycles(layer),
                        "resources": resources(layer).as_dict()})
     usage = (total + SHELL).usage(b.board.resources)

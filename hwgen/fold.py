@@ -2,14 +2,17 @@
 
 Folding files are JSON objects mapping layer names to {"PE": p, "SIMD": s}, the shape of
 FINN's folding config: FINN's node names (MVAU_hls_0, Thresholding_Batch_1, ...) map to
-hwgen's layers of the same kind and index, and keys FINN writes that have no meaning here
-("Defaults", ram_style, mem_mode, resType) are ignored.
+hwgen's layers of the same kind and index. An MVAU also takes FINN's "ram_style" (where its
+weights live: "auto", "block", "distributed") and "resType" (its products: "auto", "lut",
+"dsp"). Keys FINN writes that have no meaning here ("Defaults", mem_mode,
+runtime_writeable_weights, other layers' ram_style) are ignored.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,8 +20,8 @@ from hwgen.errors import HwgenError
 from hwgen.ir.graph import DataflowGraph
 from hwgen.estimate import cycles, resources, total_resources
 from hwgen.estimate.cycle_model import io_cycles
-from hwgen.estimate.resource_model import SHELL
-from hwgen.ir.layers import DWC, FOLDABLE_KINDS, MVAU, SWG, divisors
+from hwgen.estimate.resource_model import SHELL, implementation
+from hwgen.ir.layers import DWC, FOLDABLE_KINDS, MVAU, SWG, RamStyle, ResType, divisors
 from hwgen.lower.insert_dwc import insert_dwcs
 
 def read_folding(path: str | Path) -> dict[str, dict[str, int]]:
@@ -36,9 +39,13 @@ def read_folding(path: str | Path) -> dict[str, dict[str, int]]:
 
 
 def write_folding(graph: DataflowGraph, path: str | Path) -> None:
+    """The folding as a file `--folding` reads back (FINN's key names: PE, SIMD, ram_style, resType)."""
     folding = {}
     for layer in graph.foldable:
-        folding[layer.name] = {"PE": layer.pe, "SIMD": layer.simd} if isinstance(layer, MVAU) else {"PE": layer.pe}
+        if isinstance(layer, MVAU):
+            folding[layer.name] = {"PE": layer.pe, "SIMD": layer.simd, "ram_style": layer.ram_style.value, "resType": layer.res_type.value}
+        else:
+            folding[layer.name] = {"PE": layer.pe}
     Path(path).write_text(json.dumps(folding, indent=2) + "\n")
 
 
@@ -76,19 +83,39 @@ def finn_name(name: str) -> str:
     return f"{_FINN_KINDS[match.group(1)]}_{match.group(2)}" if match else name
 
 
+_IGNORED_KEYS = {"MEM_MODE", "RUNTIME_WRITEABLE_WEIGHTS", "RAM_STYLE_THRESHOLDS"}  # FINN's, no meaning here
+_CHOICES = {"RAM_STYLE": RamStyle, "RESTYPE": ResType, "RES_TYPE": ResType}  # MVAU options, by FINN's value names
+
+
 def _refold(layer, entry, source: str):
     if not isinstance(entry, dict):
         raise HwgenError(f"{source}: entry for {layer.name} must be an object like {{\"PE\": 2, \"SIMD\": 4}}, not {entry!r}")
     values = {k.upper(): v for k, v in entry.items()}
     allowed = {"PE", "SIMD"} if isinstance(layer, (MVAU, SWG)) else {"PE"}
-    extra = set(values) - allowed - {"RAM_STYLE", "MEM_MODE", "RESTYPE", "RUNTIME_WRITEABLE_WEIGHTS"}
+    choices = set(_CHOICES) if isinstance(layer, MVAU) else set()
+    # FINN gives its other layers a ram_style too (line buffers, threshold tables): hwgen sizes those itself
+    ignored = _IGNORED_KEYS | ({"RAM_STYLE", "RESTYPE"} - choices)
+    extra = set(values) - allowed - choices - ignored
     if extra:
+        takes = sorted(allowed) + (["ram_style", "resType"] if choices else [])
         raise HwgenError(f"{source}: {layer.name} has no folding parameter {', '.join(sorted(extra))}",
-                         hint=f"{type(layer).__name__} layers take {', '.join(sorted(allowed))}")
+                         hint=f"{type(layer).__name__} layers take {', '.join(takes)}")
     for key in allowed & set(values):
         if not isinstance(values[key], int) or isinstance(values[key], bool):
             raise HwgenError(f"{source}: {layer.name} {key} must be an integer, not {values[key]!r}")
+    options = {}
+    for key in choices & set(values):
+        enum = _CHOICES[key]
+        try:
+            options[enum] = enum(values[key].lower() if isinstance(values[key], str) else values[key])
+        except ValueError:
+            valid = ", ".join(repr(e.value) for e in enum)
+            why = ("; UltraRAM cannot be initialized by the bitstream, and hwgen's weights are constant tables"
+                   if enum is RamStyle and values[key] == "ultra" else "")
+            raise HwgenError(f"{source}: {layer.name} {key.lower()} must be one of {valid}, not {values[key]!r}{why}") from None
     try:
+        if isinstance(layer, MVAU):
+            return layer.refold(simd=values.get("SIMD"), pe=values.get("PE"), ram_style=options.get(RamStyle), res_type=options.get(ResType))
         return layer.refold(simd=values.get("SIMD"), pe=values.get("PE"))
     except ValueError as exc:
         raise HwgenError(f"{source}: {exc}") from None
@@ -98,12 +125,20 @@ def _refold(layer, entry, source: str):
 _CANDIDATES: dict[int, tuple] = {}  # id(layer) -> (layer, its refoldings); layers are immutable
 
 
+def _implementations(layer: MVAU) -> list[tuple[RamStyle, ResType]]:
+    """The weight memories and product hardware automatic folding weighs for an MVAU."""
+    res_types = [ResType.LUT] if layer.xnor else [ResType.LUT, ResType.DSP]
+    return [(m, r) for m in (RamStyle.DISTRIBUTED, RamStyle.BLOCK) for r in res_types]
+
+
 def _candidates(layer) -> list:
-    """Every folding of a layer, as refolded layers (memoized: refolding validates the parameters)."""
+    """Every folding of a layer, as refolded layers (memoized: refolding validates the parameters).
+    MVAUs come in every weight memory and product hardware too."""
     cached = _CANDIDATES.get(id(layer))
     if cached is None or cached[0] is not layer:
         if isinstance(layer, MVAU):
-            options = [layer.refold(simd=s, pe=p) for s in divisors(layer.mw) for p in divisors(layer.mh)]
+            options = [layer.refold(simd=s, pe=p, ram_style=m, res_type=r) for s in divisors(layer.mw) for p in divisors(layer.mh)
+                       for m, r in _implementations(layer)]
         else:
             options = [layer.refold(pe=p) for p in divisors(layer.channels)]
         if len(_CANDIDATES) > 256:
@@ -112,34 +147,70 @@ def _candidates(layer) -> list:
     return cached[1]
 
 
+@dataclass(frozen=True)
+class Prices:
+    """What one unit of each board resource costs the folding search. The board's own prices are
+    1 / available: a layer's cost is then the sum of its fractions of LUT, BRAM and DSP."""
+
+    LUT: float
+    BRAM36: float
+    DSP: float
+
+    @staticmethod
+    def of(board) -> "Prices":
+        avail = board.resources
+        return Prices(1 / avail["LUT"], 1 / max(1, avail["BRAM36"]), 1 / max(1, avail["DSP"]))
+
+    def repriced(self, board, usage: dict) -> "Prices":
+        """Dearer where the design is over the cap, cheaper where it leaves room: each price times
+        (usage / cap)^2, within 1/4 .. 4 per round, so that LUT-heavy choices give way to BRAM or DSP
+        ones (and back) while the board still has those."""
+        cap = board.utilization_cap
+
+        def factor(kind: str) -> float:
+            return min(4.0, max(0.25, (max(usage[kind], 1e-3) / cap) ** 2))
+
+        return Prices(self.LUT * factor("LUT"), self.BRAM36 * factor("BRAM36"), self.DSP * factor("DSP"))
+
+
 @lru_cache(maxsize=65536)
-def _cost_of(layer, lut: int, bram36: int, dsp: int) -> float:
-    r = resources(layer)
-    return r.LUT / lut + r.BRAM36 / max(1, bram36) + r.DSP / max(1, dsp)
+def _resources_of(layer):  # layers are immutable and hash by identity
+    return resources(layer)
 
 
-def _cost(layer, board) -> float:
-    """A layer's share of the board: the sum of its fractions of LUT, BRAM and DSP."""
-    avail = board.resources
-    return _cost_of(layer, avail["LUT"], avail["BRAM36"], avail["DSP"])
+@lru_cache(maxsize=65536)
+def _cycles_of(layer) -> int:
+    return cycles(layer)
+
+
+@lru_cache(maxsize=65536)
+def _cost_of(layer, prices: Prices) -> float:
+    r = _resources_of(layer)
+    return r.LUT * prices.LUT + r.BRAM36 * prices.BRAM36 + r.DSP * prices.DSP
+
+
+def _cost(layer, board, prices: Prices | None = None) -> float:
+    """A layer's price: by default the sum of its fractions of the board's LUT, BRAM and DSP."""
+    return _cost_of(layer, prices or Prices.of(board))
 
 
 MAX_PORT_BITS = 1024  # the widest AXI-stream word the accelerator's ports (and AXI DMA) take
+PRICE_ROUNDS = 8  # repricings fit_to_cycles tries before it gives up on a cycle budget
 
 
-def cheapest_within(layer, max_cycles: int, board, first: bool = False, last: bool = False):
-    """The cheapest folding of `layer` taking at most `max_cycles` per frame (its fastest if none does).
+def _port_ok(c, first: bool, last: bool) -> bool:
+    """The first layer's input word and the last layer's output word are the AXI-stream ports: at most 1024 bits."""
+    return not (first and c.in_elems * c.in_dtype.bits > MAX_PORT_BITS) and not (last and c.out_elems * c.out_dtype.bits > MAX_PORT_BITS)
 
-    The first layer's input word and the last layer's output word are the AXI-stream ports: at most
-    1024 bits.
-    """
-    options = [c for c in _candidates(layer)
-               if not (first and c.in_elems * c.in_dtype.bits > MAX_PORT_BITS)
-               and not (last and c.out_elems * c.out_dtype.bits > MAX_PORT_BITS)]
-    fitting = [c for c in options if cycles(c) <= max_cycles]
+
+def cheapest_within(layer, max_cycles: int, board, first: bool = False, last: bool = False, prices: Prices | None = None):
+    """The cheapest folding of `layer` taking at most `max_cycles` per frame (its fastest if none does)."""
+    prices = prices or Prices.of(board)
+    options = [c for c in _candidates(layer) if _port_ok(c, first, last)]
+    fitting = [c for c in options if _cycles_of(c) <= max_cycles]
     if not fitting:
-        return min(options, key=lambda c: (cycles(c), _cost(c, board)))
-    return min(fitting, key=lambda c: (_cost(c, board), cycles(c)))
+        return min(options, key=lambda c: (_cycles_of(c), _cost_of(c, prices)))
+    return min(fitting, key=lambda c: (_cost_of(c, prices), _cycles_of(c)))
 
 
 def _compatible(a: int, b: int) -> bool:
@@ -148,13 +219,15 @@ def _compatible(a: int, b: int) -> bool:
     return max(a, b) % min(a, b) == 0
 
 
-def fold_to_cycles(graph: DataflowGraph, max_cycles: int, board) -> DataflowGraph:
-    """Each layer as cheaply as `max_cycles` allows; then, left to right, a layer whose word size does
-    not divide (or is not divisible by) its producer's is re-picked among those that are, and window,
-    pooling and threshold layers (cheap next to MVAUs) also match their consumer's."""
+def fold_to_cycles(graph: DataflowGraph, max_cycles: int, board, prices: Prices | None = None) -> DataflowGraph:
+    """Each layer as cheaply as `max_cycles` allows (at `prices`, default the board's); then, left to
+    right, a layer whose word size does not divide (or is not divisible by) its producer's is re-picked
+    among those that are, and window, pooling and threshold layers (cheap next to MVAUs) also match
+    their consumer's."""
+    prices = prices or Prices.of(board)
     layers = [l for l in graph.layers if not isinstance(l, DWC)]
     n = len(layers)
-    layers = [cheapest_within(l, max_cycles, board, first=i == 0, last=i == n - 1) if isinstance(l, FOLDABLE_KINDS) else l
+    layers = [cheapest_within(l, max_cycles, board, i == 0, i == n - 1, prices) if isinstance(l, FOLDABLE_KINDS) else l
               for i, l in enumerate(layers)]
     for i, layer in enumerate(layers):
         if not isinstance(layer, FOLDABLE_KINDS):
@@ -163,15 +236,33 @@ def fold_to_cycles(graph: DataflowGraph, max_cycles: int, board) -> DataflowGrap
         nxt = layers[i + 1] if i + 1 < n and not isinstance(layer, MVAU) else None
         if (prev is None or _compatible(prev.out_elems, layer.in_elems)) and (nxt is None or _compatible(layer.out_elems, nxt.in_elems)):
             continue
-        options = [c for c in _candidates(layer) if cycles(c) <= max_cycles
+        options = [c for c in _candidates(layer) if _cycles_of(c) <= max_cycles
                    and (prev is None or _compatible(prev.out_elems, c.in_elems))
                    and (nxt is None or _compatible(c.out_elems, nxt.in_elems))
-                   and not (i == 0 and c.in_elems * c.in_dtype.bits > MAX_PORT_BITS)
-                   and not (i == n - 1 and c.out_elems * c.out_dtype.bits > MAX_PORT_BITS)]
+                   and _port_ok(c, i == 0, i == n - 1)]
         if options:
-            layers[i] = min(options, key=lambda c: (_cost(c, board), cycles(c)))
+            layers[i] = min(options, key=lambda c: (_cost_of(c, prices), _cycles_of(c)))
     folded = DataflowGraph(layers=layers, input=graph.input, output=graph.output, model_name=graph.model_name, notes=graph.notes)
     return insert_dwcs(folded)
+
+
+def fit_to_cycles(graph: DataflowGraph, max_cycles: int, board) -> tuple[DataflowGraph, Prices, bool, dict]:
+    """The cheapest folding within `max_cycles` that fits the board, repricing the resources (at most
+    PRICE_ROUNDS times) while one is over the cap and another has room: (graph, prices, fits, usage).
+    Without a fit, the first round's folding (the board's own prices) is returned."""
+    prices = Prices.of(board)
+    first = None
+    for _ in range(PRICE_ROUNDS):
+        folded = fold_to_cycles(graph, max_cycles, board, prices)
+        ok, usage = fits(folded, board)
+        first = first or (folded, prices, ok, usage)
+        if ok:
+            return folded, prices, ok, usage
+        cap = board.utilization_cap
+        if all(usage[k] > cap for k in ("LUT", "BRAM36", "DSP") if board.resources.get(k)):
+            break  # every resource is over: no price moves work from one to another
+        prices = prices.repriced(board, usage)
+    return first
 
 
 def fits(graph: DataflowGraph, board) -> tuple[bool, dict]:
@@ -200,45 +291,44 @@ def auto_fold(graph: DataflowGraph, board, clock_mhz: float, target_fps: float |
                              f"per frame through {board.name}'s {board.dma_port_bits}-bit memory port, {floor} cycles per frame, "
                              f"at most {clock_mhz * 1e6 / floor:,.0f} frames/s at {clock_mhz:g} MHz",
                              hint="lower --target-fps or raise the clock")
-        folded = fold_to_cycles(graph, budget, board)
+        folded, _, ok, usage = fit_to_cycles(graph, budget, board)
         slow = [l for l in folded.layers if cycles(l) > budget]
         if slow:
             raise HwgenError(f"{target_fps:,.0f} frames/s at {clock_mhz:g} MHz needs every layer within {budget} cycles per frame; "
                              f"fully unfolded, these layers are still slower:\n" + _table(folded, board, only=slow),
                              hint="lower --target-fps, raise the clock, or make these layers smaller")
-        ok, usage = fits(folded, board)
         if not ok:
             raise HwgenError(_over_budget(folded, board, usage, f"the cheapest folding for {target_fps:,.0f} frames/s"),
                              hint="lower --target-fps, pick a larger board (python -m hwgen boards), or use fewer bits")
         return folded
     # fastest that fits: binary search over the cycle counts layers can reach
-    steps = sorted({cycles(c) for l in foldable for c in _candidates(l)})
-    slowest = max(max(cycles(c) for c in _candidates(l)) for l in foldable)
+    steps = sorted({_cycles_of(c) for l in foldable for c in _candidates(l)})
+    slowest = max(max(_cycles_of(c) for c in _candidates(l)) for l in foldable)
     steps = [s for s in steps if floor <= s <= slowest] or [slowest]
     best = None
     lo, hi = 0, len(steps) - 1
     while lo <= hi:
         mid = (lo + hi) // 2
-        folded = fold_to_cycles(graph, steps[mid], board)
-        if fits(folded, board)[0]:
+        folded, _, ok, _ = fit_to_cycles(graph, steps[mid], board)
+        if ok:
             best, hi = folded, mid - 1
         else:
             lo = mid + 1
     if best is None:
-        folded = fold_to_cycles(graph, slowest, board)
-        raise HwgenError(_over_budget(folded, board, fits(folded, board)[1], "even the most folded design (PE = SIMD = 1)"),
+        folded, _, _, usage = fit_to_cycles(graph, slowest, board)
+        raise HwgenError(_over_budget(folded, board, usage, "even the most folded design (PE = SIMD = 1)"),
                          hint="pick a larger board (python -m hwgen boards), use fewer bits or smaller layers")
     return best
 
 
 def _table(graph: DataflowGraph, board, only=None) -> str:
-    rows = [f"  {'layer':<16}{'PE':>5}{'SIMD':>6}{'cycles':>10}{'LUT':>10}{'BRAM36':>8}{'DSP':>6}"]
+    rows = [f"  {'layer':<16}{'PE':>5}{'SIMD':>6}{'memory/mult':>13}{'cycles':>10}{'LUT':>10}{'BRAM36':>8}{'DSP':>6}"]
     for layer in graph.layers:
         if only is not None and layer not in only:
             continue
         r = resources(layer)
-        rows.append(f"  {layer.name:<16}{getattr(layer, 'pe', '-'):>5}{getattr(layer, 'simd', '-'):>6}{cycles(layer):>10}"
-                    f"{r.LUT:>10,.0f}{r.BRAM36:>8.1f}{r.DSP:>6.0f}")
+        rows.append(f"  {layer.name:<16}{getattr(layer, 'pe', '-'):>5}{getattr(layer, 'simd', '-'):>6}{implementation(layer):>13}"
+                    f"{cycles(layer):>10}{r.LUT:>10,.0f}{r.BRAM36:>8.1f}{r.DSP:>6.0f}")
     return "\n".join(rows)
 
 

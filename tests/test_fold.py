@@ -11,8 +11,8 @@ from hwgen.boards import load_board
 from hwgen.datatypes import DataType
 from hwgen.errors import HwgenError
 from hwgen.estimate import cycles
-from hwgen.fold import _cost, apply_folding, auto_fold, cheapest_within, fits, fold_to_cycles, read_folding
-from hwgen.ir.layers import DWC, MVAU
+from hwgen.fold import _cost, apply_folding, auto_fold, cheapest_within, fit_to_cycles, fits, fold_to_cycles, read_folding, write_folding
+from hwgen.ir.layers import DWC, MVAU, RamStyle, ResType
 from tests.conftest import chain, random_thresholds, random_values
 
 I, U, B = DataType.int, DataType.uint, DataType.bipolar
@@ -57,10 +57,10 @@ def test_fastest_that_fits_is_balanced_and_fits(graph):
     # balanced: each layer is the cheapest folding within the bottleneck's cycles
     for layer in folded.foldable:
         assert layer is cheapest_within(layer, bottleneck, board) or _cost(layer, board) <= _cost(cheapest_within(layer, bottleneck, board), board)
-    # fastest: every faster design (any smaller cycle budget) exceeds the board
-    faster = fold_to_cycles(graph, bottleneck - 1, board)
+    # fastest: every faster design (any smaller cycle budget, at any prices tried) exceeds the board
+    faster, _, ok, _ = fit_to_cycles(graph, bottleneck - 1, board)
     assert max(cycles(l) for l in faster.layers) < bottleneck
-    assert not fits(faster, board)[0]
+    assert not ok and not fits(faster, board)[0]
 
 
 def test_target_beyond_the_dma_is_refused(graph):
@@ -84,11 +84,13 @@ def test_too_big_for_the_board_gives_a_table():
 
 def test_finn_folding_names_and_ignored_keys(graph, tmp_path):
     path = tmp_path / "finn.json"
-    path.write_text(json.dumps({"Defaults": {}, "MVAU_hls_0": {"PE": 16, "SIMD": 49, "ram_style": "block"},
-                                "MatrixVectorActivation_1": {"PE": 4, "SIMD": 8}, "StreamingFIFO_rtl_3": {"depth": 64}}))
+    path.write_text(json.dumps({"Defaults": {}, "MVAU_hls_0": {"PE": 16, "SIMD": 49, "ram_style": "block", "mem_mode": "internal_decoupled"},
+                                "MatrixVectorActivation_1": {"PE": 4, "SIMD": 8, "resType": "lut", "ram_style": "auto"},
+                                "StreamingFIFO_rtl_3": {"depth": 64}}))
     folded = apply_folding(graph, read_folding(path))
     m0, m1 = folded.layer("MVAU_0"), folded.layer("MVAU_1")
     assert (m0.pe, m0.simd, m1.pe, m1.simd) == (16, 49, 4, 8)
+    assert (m0.ram_style, m0.res_type, m1.ram_style, m1.res_type) == (RamStyle.BLOCK, ResType.AUTO, RamStyle.AUTO, ResType.LUT)
     assert any(isinstance(l, DWC) for l in folded.layers)  # PE 16 -> SIMD 8 needs a converter
     folded.check()
 
@@ -98,6 +100,10 @@ def test_finn_folding_names_and_ignored_keys(graph, tmp_path):
     ('{"MVAU_0": {"PE": 3}}', r"pe=3 must be a divisor of mh=64 \(valid: 1, 2, 4, 8, 16, 32, 64\)"),
     ('{"MVAU_0": {"PE": "4"}}', "PE must be an integer"),
     ('{"MVAU_0": {"PEE": 4}}', "has no folding parameter PEE"),
+    ('{"MVAU_0": {"PE": 4, "ram_style": "ultra"}}', "ram_style must be one of 'auto', 'block', 'distributed', not 'ultra'; "
+                                                     "UltraRAM cannot be initialized by the bitstream"),
+    ('{"MVAU_0": {"resType": "fpga"}}', "restype must be one of 'auto', 'lut', 'dsp', not 'fpga'"),
+    ('{"MVAU_0": {"resType": "dsp"}}', "bipolar x bipolar products are XNOR gates"),
     ("[1, 2]", "must hold a JSON object"),
     ("{not json", "is not valid JSON"),
 ])
@@ -106,3 +112,30 @@ def test_bad_folding_files(graph, tmp_path, content, match):
     path.write_text(content)
     with pytest.raises(HwgenError, match=match):
         apply_folding(graph, read_folding(path))
+
+
+def test_written_folding_reads_back(graph, tmp_path):
+    board = load_board("pynq-z2")
+    folded = auto_fold(graph, board, 100.0, target_fps=200_000)
+    write_folding(folded, tmp_path / "folding.json")
+    again = apply_folding(graph, read_folding(tmp_path / "folding.json"))
+    key = lambda g: [(l.name, getattr(l, "pe", None), getattr(l, "simd", None), getattr(l, "ram_style", None),
+                      getattr(l, "res_type", None)) for l in g.layers]
+    assert key(again) == key(folded)
+    assert all(l.ram_style is not RamStyle.AUTO and l.res_type is ResType.LUT for l in folded.layers if isinstance(l, MVAU))
+
+
+def test_repricing_trades_luts_for_block_ram():
+    """A 1024 x 1024 binary layer at 256 cycles (PE 4, SIMD 1024): its 4096-bit x 256 weight table in
+    LUTRAM (16K LUTs, what the board's own prices pick over 57 BRAM36) overflows the LUTs; with
+    LUTs priced up the same folding keeps its weights in BRAM and fits."""
+    rng = np.random.default_rng(5)
+    graph = tfc_like(rng, widths=(1024, 1024, 10))
+    board = load_board("pynq-z2")
+    first = fold_to_cycles(graph, 256, board)
+    assert first.layer("MVAU_0").ram_style is RamStyle.DISTRIBUTED
+    assert not fits(first, board)[0] and fits(first, board)[1]["LUT"] > board.utilization_cap
+    folded, prices, ok, usage = fit_to_cycles(graph, 256, board)
+    assert ok, usage
+    assert folded.layer("MVAU_0").ram_style is RamStyle.BLOCK
+    assert prices.LUT > 1 / board.resources["LUT"]

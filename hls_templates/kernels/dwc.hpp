@@ -21,15 +21,16 @@ struct Dwc<W, IN, OUT, ELEMS, true> {  // one wide word in, IN/OUT narrow words 
         static_assert(IN % OUT == 0 && ELEMS % IN == 0, "DWC: OUT must divide IN, IN must divide ELEMS");
         const unsigned RATIO = IN / OUT;
         const unsigned long long total = (unsigned long long)frames * (ELEMS / OUT);
-        HWGEN_COUNT(name, total);
+        HWGEN_PROBE(probe, name);
         ap_uint<IN * W> word = 0;
         unsigned part = 0;
         for (unsigned long long i = 0; i < total; i++) {
 #pragma HLS PIPELINE II = 1
-            if (part == 0) word = in.read();
-            out.write(ap_uint<OUT * W>(word(OUT * W - 1, 0)));
+            if (part == 0) word = HWGEN_READ(probe, in);
+            HWGEN_WRITE(probe, out, ap_uint<OUT * W>(word(OUT * W - 1, 0)));
             word = word >> (OUT * W);
             if (++part == RATIO) part = 0;
+            HWGEN_NEXT(probe);
         }
     }
 };
@@ -40,18 +41,19 @@ struct Dwc<W, IN, OUT, ELEMS, false> {  // OUT/IN narrow words in, one wide word
         static_assert(OUT % IN == 0 && ELEMS % OUT == 0, "DWC: IN must divide OUT, OUT must divide ELEMS");
         const unsigned RATIO = OUT / IN;
         const unsigned long long total = (unsigned long long)frames * (ELEMS / IN);
-        HWGEN_COUNT(name, total);
+        HWGEN_PROBE(probe, name);
         ap_uint<OUT * W> word = 0;
         unsigned part = 0;
         for (unsigned long long i = 0; i < total; i++) {
 #pragma HLS PIPELINE II = 1
-            ap_uint<IN * W> x = in.read();
+            ap_uint<IN * W> x = HWGEN_READ(probe, in);
             word = (word >> (IN * W));
             word((OUT * W) - 1, (OUT - IN) * W) = x;
             if (++part == RATIO) {
-                out.write(word);
+                HWGEN_WRITE(probe, out, word);
                 part = 0;
             }
+            HWGEN_NEXT(probe);
         }
     }
 };

@@ -12,6 +12,7 @@
 #define HWGEN_TYPES_HPP
 
 #include <ap_int.h>
+#include <hls_stream.h>
 #include <stdint.h>
 
 #ifdef __SYNTHESIS__
@@ -53,23 +54,49 @@ struct Bipolar {
     static ap_uint<1> encode(value_t v) { return v > 0 ? 1 : 0; }
 };
 
-// Product of an input element and a weight, both given by their bit codes.
-template <typename TI, typename TW>
+template <typename T>
+struct IsBipolar {
+    static const bool value = false;
+};
+template <>
+struct IsBipolar<Bipolar> {
+    static const bool value = true;
+};
+
+// Product of an input element and a weight, both given by their bit codes. DSP (the MVAU's
+// res_type) binds the multiplier to a DSP slice, else to fabric (LUTs): the hardware the
+// resource model counted. Products with a bipolar operand in LUTs are a conditional negation
+// (XNOR for two), no multiplier; on a DSP they are a multiplication by +-1 like any other.
+template <typename TI, typename TW, bool DSP = false>
 struct Mul {
     typedef ap_int<TI::width + TW::width + 1> result_t;
     static result_t apply(ap_uint<TI::width> x, ap_uint<TW::width> w) {
-        return result_t(TI::decode(x)) * result_t(TW::decode(w));
+#pragma HLS INLINE
+        result_t p = result_t(TI::decode(x)) * result_t(TW::decode(w));
+#pragma HLS BIND_OP variable = p op = mul impl = fabric
+        return p;
+    }
+};
+
+template <typename TI, typename TW>
+struct Mul<TI, TW, true> {
+    typedef ap_int<TI::width + TW::width + 1> result_t;
+    static result_t apply(ap_uint<TI::width> x, ap_uint<TW::width> w) {
+#pragma HLS INLINE
+        result_t p = result_t(TI::decode(x)) * result_t(TW::decode(w));
+#pragma HLS BIND_OP variable = p op = mul impl = dsp
+        return p;
     }
 };
 
 template <>
-struct Mul<Bipolar, Bipolar> {  // XNOR: +1 where the bits agree
+struct Mul<Bipolar, Bipolar, false> {  // XNOR: +1 where the bits agree
     typedef ap_int<2> result_t;
     static result_t apply(ap_uint<1> x, ap_uint<1> w) { return x == w ? result_t(1) : result_t(-1); }
 };
 
 template <typename TW>
-struct Mul<Bipolar, TW> {
+struct Mul<Bipolar, TW, false> {
     typedef ap_int<TW::width + 2> result_t;
     static result_t apply(ap_uint<1> x, ap_uint<TW::width> w) {
         result_t v = TW::decode(w);
@@ -78,7 +105,7 @@ struct Mul<Bipolar, TW> {
 };
 
 template <typename TI>
-struct Mul<TI, Bipolar> {
+struct Mul<TI, Bipolar, false> {
     typedef ap_int<TI::width + 2> result_t;
     static result_t apply(ap_uint<TI::width> x, ap_uint<1> w) {
         result_t v = TI::decode(x);
@@ -93,21 +120,64 @@ inline ap_uint<W> element(const ap_uint<N>& word, unsigned j) {
     return word(j * W + W - 1, j * W);
 }
 
-// C simulation only: iteration counters (to check the cycle model against what the loops do),
-// and the fast path. By default g++ C-sim runs each kernel's arithmetic in plain C++ integers
-// (long long), which gives the same values as the ap_int arithmetic of synthesis as long as the
-// accumulator fits its declared type: that is checked on every output (hwgen_overflow), so a
-// too-narrow type fails the C-sim instead of passing silently. -DHWGEN_CSIM_EXACT compiles the
-// synthesis arithmetic (ap_int, bit-accurate wrap-around) instead.
+// C simulation only: a probe on every kernel's pipelined loop (to check the cycle model and the
+// FIFO-sizing schedules against what the loops really do), and the fast path.
+//
+// HWGEN_PROBE(p, name) opens a probe for layer `name`; HWGEN_READ(p, s) / HWGEN_WRITE(p, s, v)
+// read / write a stream word; HWGEN_NEXT(p) ends an iteration. The probe counts iterations, and
+// while tracing is on (hwgen_trace_enable) records the iteration of every word read and written.
+// In synthesis they are the plain stream accesses and nothing else.
+//
+// By default g++ C-sim runs each kernel's arithmetic in plain C++ integers (long long), which gives
+// the same values as the ap_int arithmetic of synthesis as long as the accumulator fits its
+// declared type: that is checked on every output (hwgen_overflow), so a too-narrow type fails the
+// C-sim instead of passing silently. -DHWGEN_CSIM_EXACT compiles the synthesis arithmetic (ap_int,
+// bit-accurate wrap-around, the loops as synthesized) instead.
 #ifndef __SYNTHESIS__
-void hwgen_count(const char* layer, unsigned long long iterations);
+extern bool hwgen_tracing;
+unsigned long long hwgen_count(const char* layer, unsigned long long iterations);  // returns the total so far
+void hwgen_trace(const char* layer, unsigned long long iteration, bool write);
+void hwgen_untraceable(const char* layer);
 void hwgen_overflow(const char* layer);
-#define HWGEN_COUNT(layer, n) hwgen_count(layer, n)
+
+class Probe {
+  public:
+    explicit Probe(const char* layer) : layer_(layer), base_(hwgen_count(layer, 0)), it_(0) {}
+    ~Probe() { hwgen_count(layer_, it_); }
+    template <typename T>
+    T read(hls::stream<T>& s) {
+        if (hwgen_tracing) hwgen_trace(layer_, base_ + it_, false);
+        return s.read();
+    }
+    template <typename T>
+    void write(hls::stream<T>& s, const T& v) {
+        if (hwgen_tracing) hwgen_trace(layer_, base_ + it_, true);
+        s.write(v);
+    }
+    void next() { ++it_; }
+    // the fast path, which has no such loop: the iterations the loop it stands in for would run,
+    // with its reads and writes not traced
+    void skip(unsigned long long n) {
+        if (hwgen_tracing) hwgen_untraceable(layer_);
+        it_ += n;
+    }
+
+  private:
+    const char* layer_;
+    unsigned long long base_, it_;
+};
+#define HWGEN_PROBE(p, layer) hwgen::Probe p(layer)
+#define HWGEN_READ(p, s) p.read(s)
+#define HWGEN_WRITE(p, s, v) p.write(s, v)
+#define HWGEN_NEXT(p) p.next()
 #ifndef HWGEN_CSIM_EXACT
 #define HWGEN_FAST_CSIM 1
 #endif
 #else
-#define HWGEN_COUNT(layer, n)
+#define HWGEN_PROBE(p, layer)
+#define HWGEN_READ(p, s) (s).read()
+#define HWGEN_WRITE(p, s, v) (s).write(v)
+#define HWGEN_NEXT(p)
 #endif
 
 template <unsigned W>

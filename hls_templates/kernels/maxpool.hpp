@@ -39,10 +39,10 @@ void maxpool(hls::stream<ap_uint<PE * T::width> >& in, hls::stream<ap_uint<PE * 
     Blocks<G> at;  // where the next input word goes, where the windows start
     unsigned ox = 0, cf = 0, ky = 0, kx = 0;
     const unsigned long long total = frames * G::per_frame();
-    HWGEN_COUNT(name, total);
+    HWGEN_PROBE(probe, name);
     for (unsigned long long it = 0; it < total; it++) {
 #pragma HLS PIPELINE II = 1
-        if (at.reading()) at.store(buffer, in.read());
+        if (at.reading()) at.store(buffer, HWGEN_READ(probe, in));
         if (at.writing()) {
             const int r = at.base_row + (int)ky, c = (int)(ox * SW + kx) - (int)PL;
             const bool inside = r >= 0 && r < (int)IFM_H && c >= 0 && c < (int)IFM_W;
@@ -63,7 +63,7 @@ void maxpool(hls::stream<ap_uint<PE * T::width> >& in, hls::stream<ap_uint<PE * 
 #pragma HLS UNROLL
                         y((p + 1) * T::width - 1, p * T::width) = T::encode(acc[p]);
                     }
-                    out.write(y);
+                    HWGEN_WRITE(probe, out, y);
                     if (++cf == G::CF) {
                         cf = 0;
                         ox++;
@@ -72,6 +72,7 @@ void maxpool(hls::stream<ap_uint<PE * T::width> >& in, hls::stream<ap_uint<PE * 
             }
         }
         if (at.next()) ox = 0;
+        HWGEN_NEXT(probe);
     }
 }
 

@@ -7,9 +7,10 @@
 // VECTORS * (MH/PE) * (MW/SIMD) iterations per frame at II=1. Each input word is read from the
 // stream during the first neuron fold and replayed from a buffer during the others.
 //
-// TI, TW, TACC, TO are element traits (hwgen_types.hpp); TWS, TTS the parameter storage types.
-// Layouts (written by hwgen.codegen): weights[p][nf*SF + sf][s] holds W[nf*PE + p][sf*SIMD + s]
-// as codes of TW; thresholds[p][nf][k] holds T[nf*PE + p][k].
+// TI, TW, TACC, TO are element traits (hwgen_types.hpp); TWS, TTS the parameter storage types;
+// DSP puts the products on DSP slices (else LUTs). Layouts (written by hwgen.codegen): one
+// memory word per tile, weights[nf*SF + sf][p*SIMD + s] holds W[nf*PE + p][sf*SIMD + s] as codes
+// of TW; thresholds[p][nf][k] holds T[nf*PE + p][k].
 #ifndef HWGEN_MVAU_HPP
 #define HWGEN_MVAU_HPP
 
@@ -40,7 +41,7 @@ template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned VECTORS
           typename TI, typename TW, typename TACC, typename TO, unsigned NT, int OUT_MIN,
           typename TWS, typename TTS>
 void mvau_fast(hls::stream<ap_uint<SIMD * TI::width> >& in, hls::stream<ap_uint<PE * TO::width> >& out,
-               const TWS weights[PE][(MH / PE) * (MW / SIMD)][SIMD], const TTS thresholds[PE][MH / PE][NT ? NT : 1],
+               const TWS weights[(MH / PE) * (MW / SIMD)][PE * SIMD], const TTS thresholds[PE][MH / PE][NT ? NT : 1],
                unsigned frames, const char* name) {
     const unsigned SF = MW / SIMD, NF = MH / PE;
     // Narrow accumulators compute in int (vectorizes); -fwrapv makes partial sums wrap, and the final
@@ -50,14 +51,15 @@ void mvau_fast(hls::stream<ap_uint<SIMD * TI::width> >& in, hls::stream<ap_uint<
     static const void* decoded_from = 0;
     if (decoded_from != (const void*)weights) {
         w.assign((size_t)MH * MW, 0);
-        for (unsigned p = 0; p < PE; p++)
-            for (unsigned t = 0; t < NF * SF; t++)
+        for (unsigned t = 0; t < NF * SF; t++)
+            for (unsigned p = 0; p < PE; p++)
                 for (unsigned s = 0; s < SIMD; s++)
                     w[(size_t)((t / SF) * PE + p) * MW + (t % SF) * SIMD + s] =
-                        TW::native((unsigned long long)weights[p][t][s] & code_mask<TW::width>());
+                        TW::native((unsigned long long)weights[t][p * SIMD + s] & code_mask<TW::width>());
         decoded_from = (const void*)weights;
     }
-    HWGEN_COUNT(name, (unsigned long long)frames * VECTORS * NF * SF);
+    HWGEN_PROBE(probe, name);
+    probe.skip((unsigned long long)frames * VECTORS * NF * SF);
     std::vector<num_t> x(MW);
     unsigned long long codes[SIMD];
     for (unsigned long long v = 0; v < (unsigned long long)frames * VECTORS; v++) {
@@ -105,13 +107,14 @@ struct Activation<TACC, TO, 0, OUT_MIN> {  // no activation: stream the accumula
 };
 
 template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned VECTORS,
-          typename TI, typename TW, typename TACC, typename TO, unsigned NT, int OUT_MIN,
+          typename TI, typename TW, typename TACC, typename TO, unsigned NT, int OUT_MIN, bool DSP,
           typename TWS, typename TTS>
 void mvau(hls::stream<ap_uint<SIMD * TI::width> >& in, hls::stream<ap_uint<PE * TO::width> >& out,
-          const TWS weights[PE][(MH / PE) * (MW / SIMD)][SIMD], const TTS thresholds[PE][MH / PE][NT ? NT : 1],
+          const TWS weights[(MH / PE) * (MW / SIMD)][PE * SIMD], const TTS thresholds[PE][MH / PE][NT ? NT : 1],
           unsigned frames, const char* name) {
     static_assert(MW % SIMD == 0, "MVAU: SIMD must divide MW");
     static_assert(MH % PE == 0, "MVAU: PE must divide MH");
+    static_assert(!(DSP && IsBipolar<TI>::value && IsBipolar<TW>::value), "MVAU: XNOR products have no multiplier to put on a DSP");
 #ifdef HWGEN_FAST_CSIM
     mvau_fast<MW, MH, SIMD, PE, VECTORS, TI, TW, TACC, TO, NT, OUT_MIN>(in, out, weights, thresholds, frames, name);
     return;
@@ -125,12 +128,12 @@ void mvau(hls::stream<ap_uint<SIMD * TI::width> >& in, hls::stream<ap_uint<PE * 
 #pragma HLS ARRAY_PARTITION variable = acc complete
     unsigned sf = 0, nf = 0;
     const unsigned long long total = (unsigned long long)frames * VECTORS * NF * SF;
-    HWGEN_COUNT(name, total);
+    HWGEN_PROBE(probe, name);
     for (unsigned long long i = 0; i < total; i++) {
 #pragma HLS PIPELINE II = 1
         in_word_t x;
         if (nf == 0) {
-            x = in.read();
+            x = HWGEN_READ(probe, in);
             buffer[sf] = x;
         } else {
             x = buffer[sf];
@@ -146,8 +149,8 @@ void mvau(hls::stream<ap_uint<SIMD * TI::width> >& in, hls::stream<ap_uint<PE * 
             acc_t sum = sf == 0 ? acc_t(0) : acc[p];
             for (unsigned s = 0; s < SIMD; s++) {
 #pragma HLS UNROLL
-                ap_uint<TW::width> w = weights[p][nf * SF + sf][s];
-                sum += Mul<TI, TW>::apply(xs[s], w);
+                ap_uint<TW::width> w = weights[nf * SF + sf][p * SIMD + s];
+                sum += Mul<TI, TW, DSP>::apply(xs[s], w);
             }
             acc[p] = sum;
         }
@@ -158,10 +161,11 @@ void mvau(hls::stream<ap_uint<SIMD * TI::width> >& in, hls::stream<ap_uint<PE * 
                 y((p + 1) * TO::width - 1, p * TO::width) =
                     Activation<TACC, TO, NT, OUT_MIN>::apply(acc[p], thresholds[p][nf]);
             }
-            out.write(y);
+            HWGEN_WRITE(probe, out, y);
             sf = 0;
             if (++nf == NF) nf = 0;
         }
+        HWGEN_NEXT(probe);
     }
 }
 

@@ -122,17 +122,17 @@ void swg(hls::stream<ap_uint<SIMD * T::width> >& in, hls::stream<ap_uint<SIMD * 
     Blocks<G> at;  // where the next input word goes, where the windows start
     unsigned ox = 0, ky = 0, kx = 0, cf = 0;  // the next window word
     const unsigned long long total = frames * G::per_frame();
-    HWGEN_COUNT(name, total);
+    HWGEN_PROBE(probe, name);
     for (unsigned long long it = 0; it < total; it++) {
 #pragma HLS PIPELINE II = 1
-        if (at.reading()) at.store(buffer, in.read());
+        if (at.reading()) at.store(buffer, HWGEN_READ(probe, in));
         if (at.writing()) {
             const int r = at.base_row + (int)ky, c = (int)(ox * SW + kx) - (int)PL;
             word_t y = 0;
             if (r >= 0 && r < (int)IFM_H && c >= 0 && c < (int)IFM_W) {
                 y = buffer[at.slot(ky)][(unsigned)c * G::CF + cf];
             }
-            out.write(y);
+            HWGEN_WRITE(probe, out, y);
             if (++cf == G::CF) {
                 cf = 0;
                 if (++kx == KW) {
@@ -145,6 +145,7 @@ void swg(hls::stream<ap_uint<SIMD * T::width> >& in, hls::stream<ap_uint<SIMD * 
             }
         }
         if (at.next()) ox = 0;
+        HWGEN_NEXT(probe);
     }
 }
 

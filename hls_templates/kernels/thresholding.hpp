@@ -21,18 +21,19 @@ void thresholding(hls::stream<ap_uint<PE * TI::width> >& in, hls::stream<ap_uint
     const unsigned CF = C / PE;
     unsigned cf = 0;
     const unsigned long long total = (unsigned long long)frames * VECTORS * CF;
-    HWGEN_COUNT(name, total);
+    HWGEN_PROBE(probe, name);
     for (unsigned long long i = 0; i < total; i++) {
 #pragma HLS PIPELINE II = 1
-        ap_uint<PE * TI::width> x = in.read();
+        ap_uint<PE * TI::width> x = HWGEN_READ(probe, in);
         ap_uint<PE * TO::width> y;
         for (unsigned p = 0; p < PE; p++) {
 #pragma HLS UNROLL
             typename TI::value_t v = TI::decode(element<TI::width>(x, p));
             y((p + 1) * TO::width - 1, p * TO::width) = Activation<TI, TO, NT, OUT_MIN>::apply(v, thresholds[p][cf]);
         }
-        out.write(y);
+        HWGEN_WRITE(probe, out, y);
         if (++cf == CF) cf = 0;
+        HWGEN_NEXT(probe);
     }
 }
 

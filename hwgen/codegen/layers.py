@@ -13,7 +13,8 @@ from functools import singledispatch
 import numpy as np
 
 from hwgen.datatypes import DataType, Kind
-from hwgen.ir.layers import DWC, MVAU, SWG, MaxPool, Thresholding
+from hwgen.estimate.resource_model import memory_kind, uses_dsp, weight_memory
+from hwgen.ir.layers import DWC, MVAU, SWG, MaxPool, RamStyle, Thresholding
 
 
 def storage(dtype: DataType) -> str:
@@ -30,10 +31,17 @@ def c_array(values: np.ndarray) -> str:
     return "{" + sep.join(c_array(v) for v in values) + "}"
 
 
-def _param(name: str, dtype: DataType, values: np.ndarray, comment: str, partition: tuple[int, ...], reshape: tuple[int, ...]) -> dict:
+# Vitis HLS BIND_STORAGE implementations of the memories the resource model counts
+_STORAGE_IMPL = {RamStyle.BLOCK: "bram", RamStyle.DISTRIBUTED: "lutram"}
+
+
+def _param(name: str, dtype: DataType, values: np.ndarray, comment: str, partition: tuple[int, ...], reshape: tuple[int, ...],
+           memory: RamStyle | None = None) -> dict:
+    """A constant table; `memory`: the (resolved) memory it is bound to, None for no binding."""
     codes = dtype.encode(values).astype(np.int64) if dtype.kind is Kind.BIPOLAR else values
     return {"name": name, "type": storage(dtype), "dims": "".join(f"[{d}]" for d in values.shape),
-            "init": c_array(codes), "comment": comment, "partition": partition, "reshape": reshape}
+            "init": c_array(codes), "comment": comment, "partition": partition, "reshape": reshape,
+            "storage": None if memory is None else _STORAGE_IMPL[memory]}
 
 
 def _out_min_code(dtype: DataType, out_min: int) -> int:
@@ -47,10 +55,11 @@ def threshold_table(thresholds: np.ndarray, pe: int) -> np.ndarray:
 
 
 def weight_table(weights: np.ndarray, simd: int, pe: int) -> np.ndarray:
-    """(MH, MW) -> [PE][NF*SF][SIMD] with W[nf*PE + p][sf*SIMD + s] at [p][nf*SF + sf][s]."""
+    """(MH, MW) -> [NF*SF][PE*SIMD] with W[nf*PE + p][sf*SIMD + s] at [nf*SF + sf][p*SIMD + s]:
+    one memory word (PE * SIMD weights) per tile, what the resource model counts."""
     mh, mw = weights.shape
     nf, sf = mh // pe, mw // simd
-    return weights.reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3).reshape(pe, nf * sf, simd)
+    return weights.reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3).reshape(nf * sf, pe * simd)
 
 
 @singledispatch
@@ -61,16 +70,19 @@ def layer_context(layer) -> dict:
 @layer_context.register
 def _(layer: MVAU) -> dict:
     nt = 0 if layer.thresholds is None else layer.thresholds.shape[1]
+    memory = memory_kind(*weight_memory(layer), layer.ram_style)
     w = _param(f"{layer.name}_weights", layer.w_dtype, weight_table(layer.weights, layer.simd, layer.pe),
-               f"{layer.mh}x{layer.mw} {layer.w_dtype} weights as [PE][tiles][SIMD]", (1,), (3,))
+               f"{layer.mh}x{layer.mw} {layer.w_dtype} weights as [tiles][PE*SIMD], in {memory.value} RAM", (), (2,), memory)
     if nt:
         t = _param(f"{layer.name}_thresholds", layer.acc_dtype, threshold_table(layer.thresholds, layer.pe),
-                   f"{nt} thresholds per channel as [PE][neuron folds][k], {layer.acc_dtype}", (1,), (3,))
+                   f"{nt} thresholds per channel as [PE][neuron folds][k], {layer.acc_dtype}", (1,), (3,),
+                   memory_kind(nt * layer.acc_dtype.bits, layer.mh // layer.pe))
     else:
         t = _param(f"{layer.name}_thresholds", layer.acc_dtype, np.zeros((layer.pe, layer.mh // layer.pe, 1), np.int64),
                    "unused: this layer streams its accumulator", (), ())
     targs = [layer.mw, layer.mh, layer.simd, layer.pe, layer.vectors, layer.in_dtype.hls(), layer.w_dtype.hls(),
-             layer.acc_dtype.hls(), layer.out_dtype.hls(), nt, _out_min_code(layer.out_dtype, layer.out_min)]
+             layer.acc_dtype.hls(), layer.out_dtype.hls(), nt, _out_min_code(layer.out_dtype, layer.out_min),
+             "true" if uses_dsp(layer) else "false"]
     return {"kind": "MVAU", "name": layer.name, "function": "mvau", "targs": targs, "params": [w, t],
             "in_bits": layer.simd * layer.in_dtype.bits, "out_bits": layer.pe * layer.out_dtype.bits}
 
@@ -79,7 +91,8 @@ def _(layer: MVAU) -> dict:
 def _(layer: Thresholding) -> dict:
     nt = layer.thresholds.shape[1]
     t = _param(f"{layer.name}_thresholds", layer.threshold_dtype, threshold_table(layer.thresholds, layer.pe),
-               f"{nt} thresholds per channel as [PE][channel folds][k], {layer.threshold_dtype}", (1,), (3,))
+               f"{nt} thresholds per channel as [PE][channel folds][k], {layer.threshold_dtype}", (1,), (3,),
+               memory_kind(nt * layer.threshold_dtype.bits, layer.channels // layer.pe))
     targs = [layer.channels, layer.pe, layer.vectors, layer.in_dtype.hls(), layer.out_dtype.hls(), nt,
              _out_min_code(layer.out_dtype, layer.out_min)]
     return {"kind": "Thresholding", "name": layer.name, "function": "thresholding", "targs": targs, "params": [t],

@@ -44,6 +44,9 @@ class CSimBackend:
         self.lib.hwgen_iterations.argtypes = [ctypes.c_char_p]
         self.lib.hwgen_iterations.restype = ctypes.c_ulonglong
         self.lib.hwgen_overflow_layer.restype = ctypes.c_char_p
+        self.lib.hwgen_trace_enable.argtypes = [ctypes.c_int]
+        self.lib.hwgen_trace_words.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_void_p]
+        self.lib.hwgen_trace_words.restype = ctypes.c_longlong
         for name in ("hwgen_in_bus", "hwgen_in_words", "hwgen_out_bus", "hwgen_out_words"):
             getattr(self.lib, name).restype = ctypes.c_uint
         i, o = meta["input"], meta["output"]
@@ -70,7 +73,25 @@ class CSimBackend:
         return int(self.lib.hwgen_iterations(layer.encode()))
 
     def reset_iterations(self) -> None:
+        """Counters and traces back to zero."""
         self.lib.hwgen_reset_iterations()
+
+    def trace(self, on: bool = True) -> None:
+        """Record, from now on, the loop iteration of every stream word each kernel reads and writes."""
+        self.lib.hwgen_trace_enable(1 if on else 0)
+
+    def traced(self, layer: str) -> tuple[np.ndarray, np.ndarray]:
+        """The iterations (counted as `iterations`) at which the layer's loop read and wrote a word, while tracing."""
+        words = []
+        for write in (0, 1):
+            n = self.lib.hwgen_trace_words(layer.encode(), write, None)
+            if n < 0:
+                raise RuntimeError(f"layer {layer} ran the C-sim fast path, which has no loop to trace: "
+                                   f"compile the library with exact=True (-DHWGEN_CSIM_EXACT)")
+            out = np.zeros(n, dtype=np.uint64)
+            self.lib.hwgen_trace_words(layer.encode(), write, out.ctypes.data)
+            words.append(out.astype(np.int64))
+        return words[0], words[1]
 
 
 class PynqBackend:

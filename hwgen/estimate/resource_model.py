@@ -1,71 +1,24 @@
 """Resource model: LUT, FF, BRAM18, URAM and DSP per layer and per design.
 
-The formulas are FINN-R's published cost model (FACTS.md), kept at least as conservative,
-plus explicit memories for weights and thresholds. Each formula is documented next to its
-code. They estimate what Vitis HLS will produce; post-synthesis reports (hwgen.synth.reports)
-are the truth where the tools ran.
+The formulas are FINN-R's published cost model (FACTS.md) with hwgen's exact widths, plus
+explicit memories for weights, thresholds and line buffers, FIFOs and the shell. Each formula is
+documented next to its code. Every layer FINN estimates (MVAU, Thresholding, SWG, DWC) is
+never put below FINN's own estimate of it (finn.py). They estimate what Vitis HLS will
+produce; post-synthesis reports (hwgen.synth.reports) are the truth where the tools ran.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
 from functools import singledispatch
 
-from hwgen.ir.layers import DWC, MVAU, SWG, MaxPool, Thresholding
+from hwgen.estimate.finn import finn_resources
+from hwgen.estimate.primitives import (LUTRAM_MAX_BITS, LUTRAM_MAX_DEPTH, Resources, bram18_blocks, line_buffer_shape, memory,
+                                      memory_kind, uses_dsp, weight_memory)
+from hwgen.ir.layers import DWC, MVAU, SWG, MaxPool, RamStyle, Thresholding
 
-# BRAM18 aspect ratios (depth, width) on 7-series and UltraScale+ (FACTS.md)
-BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
-LUTRAM_MAX_DEPTH = 64  # shallower memories go to distributed RAM (one LUT6 holds 64 x 1 bit)
-LUTRAM_MAX_BITS = 4096  # and so do tiny ones, however deep (BRAM would be mostly empty)
-
-
-@dataclass(frozen=True)
-class Resources:
-    LUT: float = 0.0
-    FF: float = 0.0
-    BRAM18: float = 0.0
-    URAM: float = 0.0
-    DSP: float = 0.0
-
-    def __add__(self, other: "Resources") -> "Resources":
-        return Resources(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
-
-    def scaled(self, k: float) -> "Resources":
-        return Resources(*(getattr(self, f.name) * k for f in fields(self)))
-
-    @property
-    def BRAM36(self) -> float:
-        return self.BRAM18 / 2
-
-    def as_dict(self) -> dict:
-        d = {f.name: round(getattr(self, f.name), 1) for f in fields(self)}
-        d["BRAM36"] = round(self.BRAM36, 1)
-        return d
-
-    def usage(self, available: dict) -> dict:
-        """Fraction of each board resource used (BRAM counted in BRAM36, like the board files)."""
-        used = {"LUT": self.LUT, "FF": self.FF, "BRAM36": self.BRAM36, "URAM": self.URAM, "DSP": self.DSP}
-        return {k: (v / available[k] if available.get(k) else (math.inf if v else 0.0)) for k, v in used.items()}
-
-
-def memory(width: int, depth: int) -> Resources:
-    """A read-only table of `depth` words of `width` bits.
-
-    Distributed RAM (LUTs) when shallow (depth <= 64) or tiny (<= 4 Kbit): ceil(depth / 64) LUT6 per
-    bit of width. Otherwise BRAM18s: the cheapest tiling over the aspect ratios 16Kx1 ... 512x36,
-    ceil(width / w) * ceil(depth / d) blocks.
-    """
-    if width <= 0 or depth <= 0:
-        return Resources()
-    if depth <= LUTRAM_MAX_DEPTH or width * depth <= LUTRAM_MAX_BITS:
-        return Resources(LUT=width * math.ceil(depth / 64))
-    return Resources(BRAM18=min(math.ceil(width / w) * math.ceil(depth / d) for d, w in BRAM18_SHAPES))
-
-
-def uses_dsp(layer: MVAU) -> bool:
-    """Products of two operands both wider than 4 bits go to DSP48 slices, narrower ones to LUTs."""
-    return layer.in_dtype.bits > 4 and layer.w_dtype.bits > 4
+__all__ = ["LUTRAM_MAX_BITS", "LUTRAM_MAX_DEPTH", "Resources", "SHELL", "bram18_blocks", "fifo", "implementation", "line_buffer", "memory",
+           "memory_kind", "resources", "total_resources", "uses_dsp", "weight_memory"]
 
 
 @singledispatch
@@ -75,14 +28,18 @@ def resources(layer) -> Resources:
 
 @resources.register
 def _(layer: MVAU) -> Resources:
-    """FINN-R: LUT = 300 + 1.1 * PE * (mult + addtree + acc + comp), per PE lane:
+    """FINN-R: LUT = 300 + 1.1 * PE * (mult + addtree + acc + comp + thr), per PE lane:
         mult    = SIMD * (2 * ceil((W + A) / 6) - 1) * (W + A)   (0 when the products use DSPs)
         addtree = (W + A) * (2 * SIMD - 1)
         acc     = accumulator bits
         comp    = NT * accumulator bits     (NT thresholds, at most 2^B - 1 for B output bits; 0 without)
-    plus the weight memory (PE tables of SIMD * W bits x MH/PE * MW/SIMD words) and the threshold
-    memory (PE tables of NT * acc bits x MH/PE words). FF: accumulators, output and input registers
-    and one pipeline stage per adder-tree level (an estimate: FINN-R publishes no FF formula).
+        thr     = the lane's threshold table (NT * acc bits x MH/PE words) when it is in LUTRAM
+    plus the weight table (one word of PE * SIMD weights per tile, MH/PE * MW/SIMD words, in the
+    memory `ram_style` names; FINN's c2 when distributed) and block-RAM threshold tables.
+    DSP: one DSP48 per product (PE * SIMD) when the products use DSPs (operands <= 8 bits fit one).
+    FF: accumulators, output and input registers and one pipeline stage per adder-tree level (an
+    estimate: FINN-R publishes no FF formula). Never below FINN's estimate (finn.py), whose
+    accumulator can be wider than hwgen's.
     """
     w, a = layer.w_dtype.bits, layer.in_dtype.bits
     wa, acc_bits = w + a, layer.acc_dtype.bits
@@ -91,45 +48,48 @@ def _(layer: MVAU) -> Resources:
     addtree = wa * (2 * layer.simd - 1)
     nt = 0 if layer.thresholds is None else layer.thresholds.shape[1]
     comp = nt * acc_bits
-    lut = 300 + 1.1 * layer.pe * (mult + addtree + acc_bits + comp)
+    thresholds = memory(nt * acc_bits, layer.mh // layer.pe) if nt else Resources()
+    thr = thresholds.LUT  # a LUTRAM table counts per lane, inside FINN-R's 1.1 factor
+    lut = 300 + 1.1 * layer.pe * (mult + addtree + acc_bits + comp + thr)
     levels = max(1, math.ceil(math.log2(layer.simd))) if layer.simd > 1 else 1
     ff = layer.pe * (acc_bits * (1 + levels) + layer.out_dtype.bits) + layer.simd * a * 2
     compute = Resources(LUT=lut, FF=ff, DSP=layer.pe * layer.simd if dsp else 0)
-    nf, sf = layer.mh // layer.pe, layer.mw // layer.simd
-    weights = memory(layer.simd * w, nf * sf).scaled(layer.pe)
-    thresholds = memory(nt * acc_bits, nf).scaled(layer.pe) if nt else Resources()
-    return compute + weights + thresholds
+    block_thresholds = Resources(BRAM18=thresholds.BRAM18).scaled(layer.pe)
+    return (compute + memory(*weight_memory(layer), layer.ram_style) + block_thresholds).at_least(finn_resources(layer))
 
 
 @resources.register
 def _(layer: Thresholding) -> Resources:
-    """LUT = 100 + 1.1 * PE * (NT * input bits) comparators, plus PE threshold tables of NT words x C/PE."""
+    """LUT = 100 + 1.1 * PE * (NT * input bits) comparators, plus PE threshold tables of NT words x C/PE;
+    never below FINN's estimate."""
     bits = layer.threshold_dtype.bits
     nt = layer.thresholds.shape[1]
     compute = Resources(LUT=100 + 1.1 * layer.pe * nt * bits, FF=layer.pe * (layer.in_dtype.bits + layer.out_dtype.bits) * 2)
-    return compute + memory(nt * bits, layer.channels // layer.pe).scaled(layer.pe)
+    return (compute + memory(nt * bits, layer.channels // layer.pe).scaled(layer.pe)).at_least(finn_resources(layer))
 
 
 @resources.register
 def _(layer: DWC) -> Resources:
-    """A shift register as wide as the wider word, plus control: LUT = 50 + in bits + out bits."""
+    """A shift register as wide as the wider word, plus control: LUT = 50 + in bits + out bits (never
+    below FINN's estimate)."""
     in_bits, out_bits = layer.in_elems * layer.dtype.bits, layer.out_elems * layer.dtype.bits
-    return Resources(LUT=50 + in_bits + out_bits, FF=max(in_bits, out_bits) + in_bits + out_bits)
+    own = Resources(LUT=50 + in_bits + out_bits, FF=max(in_bits, out_bits) + in_bits + out_bits)
+    return own.at_least(finn_resources(layer))
 
 
 def line_buffer(layer: SWG | MaxPool) -> Resources:
-    """The sliding-window kernels' line buffer: k_h + stride_h input rows of C/word words (swg.hpp)."""
-    word = layer.in_elems
-    return memory(word * layer.dtype.bits, (layer.k_h + layer.stride_h) * layer.ifm_w * (layer.channels // word))
+    """The sliding-window kernels' line buffer (primitives.line_buffer_shape), in the memory its size picks."""
+    return memory(*line_buffer_shape(layer))
 
 
 @resources.register
 def _(layer: SWG) -> Resources:
     """LUT = 150 + 2 * word bits: block/window counters and address arithmetic (about 150), the
     zero-padding mux and output register (one LUT per bit each); FF = 100 + 2 * word bits
-    (counters, input and output registers). Plus the line buffer."""
+    (counters, input and output registers). Plus the line buffer. Never below FINN's estimate (300
+    LUTs and its own line-buffer mapping)."""
     bits = layer.simd * layer.dtype.bits
-    return Resources(LUT=150 + 2 * bits, FF=100 + 2 * bits) + line_buffer(layer)
+    return (Resources(LUT=150 + 2 * bits, FF=100 + 2 * bits) + line_buffer(layer)).at_least(finn_resources(layer))
 
 
 @resources.register
@@ -139,6 +99,15 @@ def _(layer: MaxPool) -> Resources:
     register, running maxima, output register). Plus the line buffer."""
     bits = layer.pe * layer.dtype.bits
     return Resources(LUT=150 + 3 * bits, FF=100 + 3 * bits) + line_buffer(layer)
+
+
+def implementation(layer) -> str:
+    """How an MVAU is built, for tables: its weight memory and its products' hardware, as resolved
+    ("bram/lut", "lutram/dsp"); "-" for other layers."""
+    if not isinstance(layer, MVAU):
+        return "-"
+    memory = {RamStyle.BLOCK: "bram", RamStyle.DISTRIBUTED: "lutram"}[memory_kind(*weight_memory(layer), layer.ram_style)]
+    return f"{memory}/{'dsp' if uses_dsp(layer) else 'lut'}"
 
 
 def fifo(width: int, depth: int) -> Resources:

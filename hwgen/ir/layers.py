@@ -12,6 +12,8 @@ the word at bits [j*bits, (j+1)*bits).
 
 from __future__ import annotations
 
+import copy
+import enum
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -49,6 +51,23 @@ def _check_thresholds(name: str, thresholds: np.ndarray, rows: int, acc: DataTyp
         raise ValueError(f"{name}: outputs {out_min}..{out_min + n} do not fit {out}")
 
 
+class RamStyle(enum.Enum):
+    """Where an MVAU's weight table lives (FINN's `ram_style`)."""
+
+    AUTO = "auto"  # by size: LUTRAM when shallow or tiny, else BRAM (hwgen.estimate.resource_model.memory_kind)
+    BLOCK = "block"  # block RAM (BRAM18 / BRAM36)
+    DISTRIBUTED = "distributed"  # LUTRAM
+    # (no "ultra": UltraRAM cannot be initialized by the bitstream, and the weights are constant tables)
+
+
+class ResType(enum.Enum):
+    """What computes an MVAU's products (FINN's `resType`)."""
+
+    AUTO = "auto"  # DSP slices when both operands are wider than 4 bits, else LUTs
+    LUT = "lut"
+    DSP = "dsp"
+
+
 @dataclass(frozen=True, eq=False)
 class MVAU:
     """Matrix-vector(-activation) unit: y = thresholds(W @ x), or the raw accumulator W @ x.
@@ -71,10 +90,11 @@ class MVAU:
     thresholds: np.ndarray | None = field(default=None, repr=False)
     out_min: int = 0
     vectors: int = 1
+    ram_style: RamStyle = RamStyle.AUTO  # the weight table's memory
+    res_type: ResType = ResType.AUTO  # the products' hardware
 
     def __post_init__(self) -> None:
-        _check_divides(f"MVAU {self.name!r}", "mw", self.mw, self.simd, "simd")
-        _check_divides(f"MVAU {self.name!r}", "mh", self.mh, self.pe, "pe")
+        self._check_folding()
         if self.weights.shape != (self.mh, self.mw):
             raise ValueError(f"MVAU {self.name!r}: weights must have shape ({self.mh}, {self.mw}), not {self.weights.shape}")
         if not self.w_dtype.contains(self.weights):
@@ -86,6 +106,22 @@ class MVAU:
                 raise ValueError(f"MVAU {self.name!r}: without thresholds out_dtype must be acc_dtype={self.acc_dtype}, not {self.out_dtype}")
         else:
             _check_thresholds(f"MVAU {self.name!r}", self.thresholds, self.mh, self.acc_dtype, self.out_dtype, self.out_min)
+
+    def _check_folding(self) -> None:
+        """The fields refold() changes."""
+        if not isinstance(self.ram_style, RamStyle):
+            raise ValueError(f"MVAU {self.name!r}: ram_style must be a RamStyle, not {self.ram_style!r}")
+        if not isinstance(self.res_type, ResType):
+            raise ValueError(f"MVAU {self.name!r}: res_type must be a ResType, not {self.res_type!r}")
+        if self.res_type is ResType.DSP and self.xnor:
+            raise ValueError(f"MVAU {self.name!r}: bipolar x bipolar products are XNOR gates, there is no multiplier "
+                             f"to put on a DSP (res_type must be lut or auto)")
+        _check_divides(f"MVAU {self.name!r}", "mw", self.mw, self.simd, "simd")
+        _check_divides(f"MVAU {self.name!r}", "mh", self.mh, self.pe, "pe")
+
+    @property
+    def xnor(self) -> bool:  # bipolar inputs and weights: products are XNOR gates
+        return self.in_dtype.kind is Kind.BIPOLAR and self.w_dtype.kind is Kind.BIPOLAR
 
     @property
     def in_elems(self) -> int:  # elements per input word
@@ -103,8 +139,16 @@ class MVAU:
     def frame_out(self) -> int:
         return self.mh * self.vectors
 
-    def refold(self, simd: int | None = None, pe: int | None = None) -> "MVAU":
-        return replace(self, simd=self.simd if simd is None else simd, pe=self.pe if pe is None else pe)
+    def refold(self, simd: int | None = None, pe: int | None = None, ram_style: RamStyle | None = None,
+               res_type: ResType | None = None) -> "MVAU":
+        """The same layer folded otherwise; only the folding is validated again (the weights and
+        thresholds were when the layer was made, and are shared, not copied)."""
+        new = copy.copy(self)
+        for name, value in (("simd", simd), ("pe", pe), ("ram_style", ram_style), ("res_type", res_type)):
+            if value is not None:
+                object.__setattr__(new, name, value)
+        new._check_folding()
+        return new
 
 
 @dataclass(frozen=True, eq=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 from dataclasses import fields
 from pathlib import Path
@@ -17,9 +18,11 @@ ARRAY_FIELDS = ("weights", "thresholds")
 
 
 def jsonable(value):
-    """Numpy scalars/arrays and DataTypes to plain JSON values."""
+    """Numpy scalars/arrays, DataTypes and enums to plain JSON values."""
     if isinstance(value, DataType):
         return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):

@@ -1,8 +1,10 @@
-"""The cycle model against the C-sim's iteration counters, layer by layer.
+"""The cycle model and the FIFO-sizing schedules against what the C-sim's loops really do.
 
-Every kernel counts the iterations of its pipelined loop (HWGEN_COUNT, C-sim only); at II=1 that
-is its cycles. hwgen.estimate.cycles(layer) * frames must equal the count for every layer.
-The designs are the ones the other C-sim tests compile (the compile cache makes them free).
+Every kernel carries a probe (C-sim only) that counts the iterations of its pipelined loop and,
+while tracing, records the iteration at which each stream word is read and written. At II=1 the
+count is the layer's cycles: hwgen.estimate.cycles(layer) * frames must equal it, and the traced
+iterations must be exactly those hwgen.fifo.schedule(layer) says read and write, frame after frame.
+Designs with MVAUs are compiled with the exact (synthesis) arithmetic: the fast path has no loop.
 """
 
 from __future__ import annotations
@@ -13,43 +15,87 @@ import pytest
 from hwgen.csim.simulate import Simulation
 from hwgen.datatypes import DataType
 from hwgen.estimate import cycles
-from hwgen.ir.layers import DWC
+from hwgen.fifo import schedule
+from hwgen.ir.layers import DWC, MVAU
 from tests.conftest import chain, random_values
-from tests.csim import test_dwc, test_mvau, test_thresholding
+from tests.csim import test_dwc, test_maxpool, test_mvau, test_swg, test_thresholding
 
-I, U = DataType.int, DataType.uint
+I, U, B = DataType.int, DataType.uint, DataType.bipolar
+EXACT = True
+
+
+def conv_chain():
+    """A padded 3x3 convolution with 2x2 pooling: SWG -> MVAU -> MaxPool, width converters between."""
+    rng = np.random.default_rng(11)
+    window = test_swg.swg(6, 7, 4, 3, 3, 1, 1, (1, 1, 1, 1), 2, U(2))
+    conv = test_mvau.make_mvau(rng, 36, 6, 12, 3, U(2), I(2), U(3), vectors=42)
+    pool = test_maxpool.maxpool(6, 7, 6, 2, 2, 2, 2, (0, 0, 0, 0), 2, U(3))
+    return chain([window, conv, pool]), EXACT
 
 
 def designs():
     for case in test_mvau.CASES:
-        yield "mvau-" + test_mvau.case_id(case), lambda case=case: (chain([test_mvau.case_layer(case)[0]]), case[-1])
+        yield "mvau-" + test_mvau.case_id(case), lambda case=case: (chain([test_mvau.case_layer(case)[0]]), EXACT)
     for case in test_thresholding.CASES:
         def make(case=case):
             rng = np.random.default_rng(case[0] * 100 + case[1])
             return chain([test_thresholding.make_thresholding(rng, *case)]), False
         yield "thresholding-" + "-".join(map(str, case)), make
+    for case in test_swg.CASES:
+        yield "swg-" + test_swg.case_id(case), lambda case=case: (chain([test_swg.swg(*case[:-1])]), case[-1])
+    for case in test_maxpool.CASES:
+        yield "maxpool-" + test_maxpool.case_id(case), lambda case=case: (chain([test_maxpool.maxpool(*case[:-1])]), case[-1])
     for name in test_dwc.GRAPHS:
-        yield "graph-" + name, lambda name=name: (test_dwc.build(name)[0], False)
+        yield "graph-" + name, lambda name=name: (test_dwc.build(name)[0], EXACT)
     yield "graph-lone-dwcs", lambda: (test_dwc.lone_dwc_graph(), False)
+    yield "graph-conv-pool", conv_chain
 
 
 DESIGNS = dict(designs())
 
 
+def check_against_the_models(sim, graph, frames: int, runs: int = 1) -> None:
+    """Iterations == cycles() * frames; traced reads and writes == schedule(), tiled over the frames."""
+    for layer in graph.layers:
+        assert sim.backend.iterations(layer.name) == frames * cycles(layer), layer.name
+        reads, writes = sim.backend.traced(layer.name)
+        plan = schedule(layer)
+        np.testing.assert_array_equal(reads, np.flatnonzero(np.tile(plan.reads, frames)), err_msg=f"{layer.name} reads")
+        np.testing.assert_array_equal(writes, np.flatnonzero(np.tile(plan.writes, frames)), err_msg=f"{layer.name} writes")
+
+
 @pytest.mark.parametrize("design", list(DESIGNS))
-def test_iterations_equal_the_cycle_model(tmp_path, design):
+def test_loops_do_what_the_models_say(tmp_path, design):
     graph, exact = DESIGNS[design]()
+    assert exact or not any(isinstance(l, MVAU) for l in graph.layers)
     sim = Simulation(graph, tmp_path, exact=exact)
     rng = np.random.default_rng(0)
     sim.backend.reset_iterations()
     assert all(sim.backend.iterations(layer.name) == 0 for layer in graph.layers)
+    sim.backend.trace()
     sim.run(random_values(rng, graph.input.dtype, (3, graph.input.elems)))
-    counted = {layer.name: sim.backend.iterations(layer.name) for layer in graph.layers}
-    assert counted == {layer.name: 3 * cycles(layer) for layer in graph.layers}
-    # counters add up over calls, and count nothing for a name that is not a layer
+    check_against_the_models(sim, graph, 3)
+    # counters and traces go on over calls (the second call's iterations continue the first's)
     sim.run(random_values(rng, graph.input.dtype, (2, graph.input.elems)))
-    assert {layer.name: sim.backend.iterations(layer.name) for layer in graph.layers} == {n: c * 5 // 3 for n, c in counted.items()}
+    check_against_the_models(sim, graph, 5)
     assert sim.backend.iterations("no such layer") == 0
+    # tracing off: counted, not traced
+    sim.backend.reset_iterations()
+    sim.backend.trace(False)
+    sim.run(random_values(rng, graph.input.dtype, (1, graph.input.elems)))
+    assert {l.name: sim.backend.iterations(l.name) for l in graph.layers} == {l.name: cycles(l) for l in graph.layers}
+    assert all(len(w) == 0 for l in graph.layers for w in sim.backend.traced(l.name))
+
+
+def test_fast_mvau_is_counted_but_not_traced(tmp_path):
+    layer, rng = test_mvau.case_layer(test_mvau.CASES[1])  # a FAST case
+    sim = Simulation(chain([layer]), tmp_path, exact=False)
+    sim.backend.reset_iterations()
+    sim.backend.trace()
+    sim.run(random_values(rng, layer.in_dtype, (2, layer.frame_in)))
+    assert sim.backend.iterations(layer.name) == 2 * cycles(layer)
+    with pytest.raises(RuntimeError, match="MVAU_0 ran the C-sim fast path, which has no loop to trace: compile the library with exact=True"):
+        sim.backend.traced(layer.name)
 
 
 def test_cycle_model_by_hand():
@@ -69,9 +115,10 @@ def test_cycle_model_by_hand():
 @pytest.mark.slow
 @pytest.mark.parametrize("simd", [1, 3, 4, 12])
 @pytest.mark.parametrize("pe", [1, 2, 4, 6, 12])
-def test_iterations_every_producer_consumer_fold(tmp_path, pe, simd):
-    graph, rng = test_dwc.refold_pair(pe, simd)  # compiled by test_dwc's slow sweep too
-    sim = Simulation(graph, tmp_path)
+def test_loops_every_producer_consumer_fold(tmp_path, pe, simd):
+    graph, rng = test_dwc.refold_pair(pe, simd)
+    sim = Simulation(graph, tmp_path, exact=EXACT)
     sim.backend.reset_iterations()
+    sim.backend.trace()
     sim.run(random_values(rng, graph.input.dtype, (4, graph.input.elems)))
-    assert {l.name: sim.backend.iterations(l.name) for l in graph.layers} == {l.name: 4 * cycles(l) for l in graph.layers}
+    check_against_the_models(sim, graph, 4)

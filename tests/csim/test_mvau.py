@@ -13,7 +13,7 @@ from hwgen.csim.simulate import Simulation
 from hwgen.datatypes import DataType
 from hwgen.driver import packing
 from hwgen.ir import reference
-from hwgen.ir.layers import MVAU, divisors
+from hwgen.ir.layers import MVAU, RamStyle, ResType, divisors
 from tests.conftest import chain, random_thresholds, random_values
 
 I, U, B = DataType.int, DataType.uint, DataType.bipolar
@@ -162,6 +162,34 @@ def test_mvau_thresholds_at_the_extremes_and_ties(tmp_path, exact):
     assert np.any(accs[:, :, None] == table)  # ties occur
     np.testing.assert_array_equal(got, (accs[:, :, None] >= table).sum(axis=2))
     assert np.all(got[:, [0, 6]] == 3) and np.all(got[:, [1, 7]] == 0)
+
+
+@pytest.mark.parametrize("in_dtype,w_dtype,out_dtype,res_type,ram_style", [
+    (U(8), B(), I(8), ResType.DSP, RamStyle.BLOCK),  # a bipolar weight on a DSP: a multiplication by +-1
+    (I(4), I(4), I(4), ResType.DSP, RamStyle.DISTRIBUTED),
+    (I(8), I(8), None, ResType.LUT, RamStyle.BLOCK),  # 8 x 8 bits kept in LUTs (AUTO would take DSPs)
+    (B(), B(), B(), ResType.LUT, RamStyle.BLOCK),  # XNOR, weights in BRAM
+], ids=str)
+def test_mvau_implementations(tmp_path, in_dtype, w_dtype, out_dtype, res_type, ram_style):
+    """The products' hardware and the weight memory change the HLS the C-sim compiles (the exact
+    arithmetic: the DSP multiplier path, the pragmas), never the values; top.cpp binds the weight
+    table to the memory the resource model counted and mvau<> gets the DSP flag it counted."""
+    rng = np.random.default_rng(in_dtype.bits * 10 + w_dtype.bits)
+    layer = make_mvau(rng, 24, 8, 6, 4, in_dtype, w_dtype, out_dtype, vectors=2).refold(res_type=res_type, ram_style=ram_style)
+    check(layer, rng, tmp_path, frames=(5,), exact=EXACT)
+    top = (tmp_path / "hls" / "top.cpp").read_text()
+    impl = {RamStyle.BLOCK: "bram", RamStyle.DISTRIBUTED: "lutram"}[ram_style]
+    assert f"#pragma HLS BIND_STORAGE variable = MVAU_0_weights type = rom_1p impl = {impl}\n" in top
+    assert "#pragma HLS ARRAY_RESHAPE variable = MVAU_0_weights complete dim = 2\n" in top
+    dsp = "true" if res_type is ResType.DSP else "false"
+    assert f", {dsp}>(" in top.split("hwgen::mvau<")[1].split("\n")[0]
+
+
+def test_mvau_xnor_has_no_dsp_implementation():
+    rng = np.random.default_rng(0)
+    layer = make_mvau(rng, 8, 4, 2, 2, B(), B(), B())
+    with pytest.raises(ValueError, match="MVAU 'MVAU_0': bipolar x bipolar products are XNOR gates"):
+        layer.refold(res_type=ResType.DSP)
 
 
 def test_mvau_twins_in_one_graph(tmp_path):

@@ -9,8 +9,8 @@ import pytest
 
 from hwgen.datatypes import DataType
 from hwgen.estimate import resources, total_resources
-from hwgen.estimate.resource_model import Resources, fifo, memory
-from hwgen.ir.layers import MVAU
+from hwgen.estimate.resource_model import Resources, bram18_blocks, fifo, memory, memory_kind
+from hwgen.ir.layers import MVAU, RamStyle, ResType
 from tests.conftest import chain, random_thresholds, random_values
 
 I, U, B = DataType.int, DataType.uint, DataType.bipolar
@@ -26,6 +26,51 @@ I, U, B = DataType.int, DataType.uint, DataType.bipolar
 ])
 def test_memory_mapping(width, depth, expected):
     assert memory(width, depth) == expected
+
+
+@pytest.mark.parametrize("width,depth,style,expected", [
+    (2048, 18, RamStyle.BLOCK, Resources(BRAM18=57)),  # forced into BRAM: 57 blocks of 512x36, 18 words used
+    (2048, 18, RamStyle.DISTRIBUTED, Resources(LUT=2048)),
+    (2048, 18, RamStyle.AUTO, Resources(LUT=2048)),  # shallow: LUTRAM
+    (16, 5000, RamStyle.DISTRIBUTED, Resources(LUT=16 * 79)),  # forced into LUTRAM however deep
+    (16, 5000, RamStyle.AUTO, Resources(BRAM18=5)),
+])
+def test_memory_styles(width, depth, style, expected):
+    assert memory(width, depth, style) == expected
+
+
+@pytest.mark.parametrize("width,depth,blocks", [
+    (1, 16384, 1), (2, 8193, 2), (3, 4096, 1), (9, 2049, 2), (10, 1024, 1), (18, 1025, 2),
+    (20, 1500, 4),  # FINN: more than 512 words use 1Kx18 (2 x 2); three 512x36 would do in simple dual port
+    (36, 512, 1), (37, 100, 2), (2048, 18, 57),
+])
+def test_bram_mapping_is_finns_rule(width, depth, blocks):
+    assert bram18_blocks(width, depth) == blocks
+    # never below the cheapest tiling over the aspect ratios
+    shapes = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+    assert blocks >= min(math.ceil(width / w) * math.ceil(depth / d) for d, w in shapes)
+
+
+def test_weights_are_one_wide_table():
+    """PE * SIMD weights per memory word: 64 lanes of 16 binary weights, 144 tiles, are 1024 bits x 144
+    (29 BRAM18 of 512x36), not 64 separate 16-bit tables (64 BRAM18)."""
+    rng = np.random.default_rng(3)
+    layer = MVAU("MVAU_0", 1152, 128, 16, 64, B(), B(), I(12), B(), random_values(rng, B(), (128, 1152)),
+                 random_thresholds(rng, 128, 1, -1152, 1152), -1, ram_style=RamStyle.BLOCK)
+    assert resources(layer).BRAM18 == 29
+    assert resources(layer.refold(ram_style=RamStyle.DISTRIBUTED)).BRAM18 == 0
+    assert resources(layer.refold(ram_style=RamStyle.DISTRIBUTED)).LUT - resources(layer).LUT == 1024 * 3
+    assert memory_kind(1024, 144) is RamStyle.BLOCK  # AUTO: 147 Kbit is neither shallow nor tiny
+
+
+def test_dsp_products_drop_the_multiplier_luts():
+    rng = np.random.default_rng(4)
+    layer = MVAU("MVAU_0", 27, 64, 27, 4, U(8), B(), I(16), I(16), random_values(rng, B(), (64, 27)), None, 0)
+    lut, dsp = resources(layer), resources(layer.refold(res_type=ResType.DSP))
+    assert (lut.DSP, dsp.DSP) == (0, 4 * 27)
+    assert lut.LUT - dsp.LUT == pytest.approx(1.1 * 4 * 27 * (2 * math.ceil(9 / 6) - 1) * 9)  # FINN-R's mult term
+    wide = MVAU("MVAU_1", 16, 8, 4, 2, I(8), I(8), I(20), I(20), random_values(rng, I(8), (8, 16)), None, 0)
+    assert resources(wide.refold(res_type=ResType.LUT)).DSP == 0 and resources(wide).DSP == 8  # AUTO: > 4 bits on DSPs
 
 
 def finn_r_luts(mw, mh, simd, pe, w, a, acc_bits, out_bits):
