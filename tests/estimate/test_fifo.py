@@ -8,7 +8,7 @@ import pytest
 
 from hwgen.datatypes import DataType
 from hwgen.estimate import cycles
-from hwgen.fifo import schedule, size_fifos
+from hwgen.fifo import Node, chain_streams, fork, join, schedule, size_fifos, size_streams
 from hwgen.ir.layers import MVAU
 from tests.conftest import chain
 
@@ -23,39 +23,54 @@ def mvau(name, mw, mh, simd, pe):
 
 
 def simulate_period(graph, depths, input_words, frames=6):
-    """Cycle-level model with blocking FIFOs; returns the cycles between the last two frames' ends."""
-    layers = graph.layers
-    scheds = [schedule(l) for l in layers]
-    n = [len(s.reads) for s in scheds]
-    k = [0] * len(layers)  # next iteration of each layer
-    fill = [0] * (len(layers) + 1)  # words in the FIFO before layer i (fill[0]: input), after the last
-    cap = [depths["input"]] + [depths[l.name] for l in layers[:-1]] + [10**9]
-    fed, t, done_at = 0, 0, []
-    while len(done_at) < frames and t < 10**6:
-        pending = [0] * (len(layers) + 1)  # writes land at the end of the cycle
-        for i, s in enumerate(scheds):
-            if k[i] >= frames * n[i]:
+    """A chain with blocking FIFOs of `depths` (keyed by producer); the cycles between the last two frames' ends."""
+    nodes, edges = chain_streams(graph)
+    return simulate_streams(nodes, edges, {e: depths[e[0]] for e in edges}, input_words, frames)
+
+
+def simulate_streams(nodes, edges, depths, input_words, frames=6, patience=10_000):
+    """Cycle by cycle, with blocking FIFOs of `depths` per edge: a node runs an iteration when every
+    word it reads is there and every FIFO it writes has room (writes land at the end of the cycle,
+    space freed by a read in the same cycle is not seen by the writer, nodes in order). The DMA
+    pushes one word per cycle; the last node's outputs drain at once. Returns the cycles between the
+    last two frames' ends, or None when nothing moves for `patience` cycles (a deadlock)."""
+    into = {(e[2], e[3]): e for e in edges}
+    out_of = {(e[0], e[1]): e for e in edges}
+    fill = {e: 0 for e in edges}
+    done = [0] * len(nodes)
+    fed, t, idle, finished = 0, 0, 0, []
+    last = nodes[-1]
+    while len(finished) < frames:
+        pending = {e: 0 for e in edges}
+        moved = False
+        for i, node in enumerate(nodes):
+            if done[i] >= frames * node.iterations:
                 continue
-            it = k[i] % n[i]
-            r, w = bool(s.reads[it]), bool(s.writes[it])
-            if r and fill[i] == 0:
+            it = done[i] % node.iterations
+            ins = [into[(node.name, p)] for p, r in enumerate(node.reads) if r[it]]
+            outs = [out_of[(node.name, p)] for p, w in enumerate(node.writes) if w[it] and (node.name, p) in out_of]
+            if any(fill[e] == 0 for e in ins) or any(fill[e] + pending[e] >= depths[e] for e in outs):
                 continue
-            if w and fill[i + 1] + pending[i + 1] >= cap[i + 1]:
-                continue
-            if r:
-                fill[i] -= 1
-            if w:
-                pending[i + 1] += 1
-            k[i] += 1
-            if i == len(layers) - 1 and k[i] % n[i] == 0:
-                done_at.append(t)
-        if fed < frames * input_words and fill[0] < cap[0]:  # the DMA pushes one word per cycle
-            pending[0] += 1
+            for e in ins:
+                fill[e] -= 1
+            for e in outs:
+                pending[e] += 1
+            done[i] += 1
+            moved = True
+            if node is last and done[i] % node.iterations == 0:
+                finished.append(t)
+        first = out_of[("input", 0)]
+        if fed < frames * input_words and fill[first] + pending[first] < depths[first]:
+            pending[first] += 1
             fed += 1
-        for j in range(len(fill)):
-            fill[j] += pending[j]
+            moved = True
+        for e in edges:
+            fill[e] += pending[e]
+        idle = 0 if moved else idle + 1
+        if idle > patience:
+            return None
         t += 1
-    return done_at[-1] - done_at[-2]
+    return finished[-1] - finished[-2]
 
 
 @pytest.mark.parametrize("layers", [
@@ -78,3 +93,42 @@ def test_depths_stay_small_for_matched_rates():
     graph = chain([mvau("MVAU_0", 8, 8, 1, 1), mvau("MVAU_1", 8, 8, 1, 1)])
     depths = size_fifos(graph, 8)
     assert all(d <= 8 for d in depths.values()), depths
+
+
+def residual(fast_shortcut: bool):
+    """input -> fork -> [MVAU 16x16 (SIMD = PE = 1: every input word read in the first 16 of 256
+    iterations, outputs one per 16) -> Thresholding-like pass] -> join <- fork (shortcut)."""
+    words = 16
+    a = Node.of(mvau("MVAU_0", 16, 16, 1, 1))
+    every = np.ones(words, bool)
+    b = Node("pass", (every,), (every,))
+    nodes = [fork("fork", words), a, b, join("join", words)]
+    edges = [("input", 0, "fork", 0), ("fork", 0, "MVAU_0", 0), ("MVAU_0", 0, "pass", 0), ("pass", 0, "join", 0),
+             ("fork", 1, "join", 1)]
+    if not fast_shortcut:  # the shortcut through a pass-through node too
+        nodes.insert(3, Node("pass2", (every,), (every,)))
+        edges[-1:] = [("fork", 1, "pass2", 0), ("pass2", 0, "join", 1)]
+    return nodes, edges, words
+
+
+@pytest.mark.parametrize("fast_shortcut", [True, False], ids=["bare-shortcut", "shortcut-through-a-node"])
+def test_branching_graph_sustains_the_bottleneck_and_needs_its_shortcut_fifo(fast_shortcut):
+    """A residual block: the shortcut must hold the words the long branch has not consumed yet. With
+    the sized depths the blocking simulation runs at the bottleneck (the MVAU, 256 cycles a frame);
+    with the shortcut FIFO at depth 2 it deadlocks (the fork stalls on the full shortcut, the MVAU
+    waits for words of its first fold, the join for the MVAU) - FINN's classic residual deadlock."""
+    nodes, edges, words = residual(fast_shortcut)
+    depths = size_streams(nodes, edges, words)
+    assert simulate_streams(nodes, edges, depths, words) == 256
+    shortcut = next(e for e in edges if e[2] == "join" and e[3] == 1)
+    assert depths[shortcut] >= words - 2  # about a frame of words waits there
+    starved = {**depths, shortcut: 2}
+    assert simulate_streams(nodes, edges, starved, words) is None
+
+
+def test_branch_sizing_rejects_bad_graphs():
+    nodes, edges, words = residual(True)
+    with pytest.raises(ValueError, match="node 'join': input port 1 has no producer before it"):
+        size_streams(nodes, edges[:-1], words)
+    with pytest.raises(ValueError, match="node 'MVAU_0': port 0 reads 16 words per frame, 'fork' writes 8"):
+        size_streams([fork("fork", 8)] + nodes[1:], edges, 8)
