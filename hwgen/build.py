@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -38,6 +38,7 @@ class BuildConfig:
     out_dir: Path = Path("build")  # the build folder, created or updated
     folding: Path | None = None  # JSON folding file {layer: {"PE": p, "SIMD": s}}; None: automatic folding
     target_fps: float | None = None  # automatic folding: cheapest design reaching this; None: fastest that fits
+    utilization_cap: float | None = None  # fraction of each board resource a design may use; None: the board file's
     verify_frames: int = 100  # frames compared against QONNX execution (IR vs C-sim: every frame)
     seed: int = 0  # seed of the random verification inputs (models without a bundled test set)
     clock_mhz: float | None = None  # PL clock for the estimates and synthesis; None: the board's default
@@ -54,6 +55,9 @@ class BuildConfig:
             raise HwgenError(f"clock_mhz must be in (0, 1000], not {self.clock_mhz}")
         if self.target_fps is not None and self.target_fps <= 0:
             raise HwgenError(f"target_fps must be positive, not {self.target_fps}")
+        if self.utilization_cap is not None and not 0 < self.utilization_cap <= 1:
+            raise HwgenError(f"utilization_cap must be in (0, 1], not {self.utilization_cap}",
+                             hint="a fraction of each resource: 0.85 lets a design use 85% of the LUTs, BRAM and DSPs")
         if self.require_bitstream and not self.synthesize:
             raise HwgenError("a bitstream is required but synthesis is switched off")
         if self.target_fps is not None and self.folding is not None:
@@ -423,6 +427,8 @@ def run_build(config: BuildConfig, progress: Callable[[str], None] | None = None
     from hwgen.resources import default_model
 
     board = load_board(config.board)
+    if config.utilization_cap is not None:
+        board = replace(board, utilization_cap=config.utilization_cap)
     if config.model is None:
         config = BuildConfig(**{**asdict(config), "model": default_model()})
     out = Path(config.out_dir)
@@ -460,17 +466,18 @@ def run_build(config: BuildConfig, progress: Callable[[str], None] | None = None
 def build(model_path=None, board: str = "pynq-z2", out_dir="build", folding=None, target_fps: float | None = None,
           verify_frames: int = 100, seed: int = 0, clock_mhz: float | None = None, xilinx_settings=(),
           synthesize: bool = True, require_bitstream: bool = False, cosim: bool = False, jobs: int = 4,
-          verbose: bool = False) -> Build:
+          verbose: bool = False, utilization_cap: float | None = None) -> Build:
     """Build an accelerator for a QONNX model (None: the bundled digits MLP) into `out_dir`.
 
     Folding: from `folding` (a JSON file), else automatic: the cheapest reaching `target_fps`,
-    or without a target the fastest that fits the board. Synthesis runs when Vitis HLS and Vivado
+    or without a target the fastest that fits the board, within `utilization_cap` of each of its
+    resources (default: the board file's, 0.85). Synthesis runs when Vitis HLS and Vivado
     are found (on PATH or through `xilinx_settings`); otherwise the scripts are written and the
     summary names the command that finishes the build.
     """
     config = BuildConfig(model=Path(model_path) if model_path is not None else None, board=board, out_dir=Path(out_dir),
                          folding=Path(folding) if folding is not None else None, target_fps=target_fps,
-                         verify_frames=verify_frames, seed=seed, clock_mhz=clock_mhz,
+                         utilization_cap=utilization_cap, verify_frames=verify_frames, seed=seed, clock_mhz=clock_mhz,
                          xilinx_settings=tuple(Path(p) for p in xilinx_settings), synthesize=synthesize,
                          require_bitstream=require_bitstream, cosim=cosim, jobs=jobs)
     return run_build(config, progress=(lambda m: print(m, file=sys.stderr, flush=True)) if verbose else None)

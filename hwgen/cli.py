@@ -20,10 +20,14 @@ def _parser() -> argparse.ArgumentParser:
                                                      "(default: the bundled 8x8-digits MLP, W2A2)")
     b.add_argument("--board", default="pynq-z2", help="target board (see: python -m hwgen boards); default pynq-z2")
     b.add_argument("--out", type=Path, default=Path("build"), help="build folder to create or update; default ./build")
-    b.add_argument("--folding", type=Path, help='JSON file {"MVAU_0": {"PE": 4, "SIMD": 8}, ...} (FINN folding configs too); '
+    b.add_argument("--folding", type=Path, help='JSON file {"MVAU_0": {"PE": 4, "SIMD": 8, "ram_style": "block", "resType": "lut"}, ...} '
+                                                '(FINN folding configs too); '
                                                 'default: automatic folding')
     b.add_argument("--target-fps", type=float, help="automatic folding: the cheapest design reaching this many frames/s; "
                                                     "default: the fastest design that fits the board")
+    b.add_argument("--utilization-cap", type=float, metavar="FRACTION",
+                   help="fraction of each board resource (LUT, FF, BRAM, DSP) a design may use, e.g. 0.7; "
+                        "default: the board's (0.85)")
     b.add_argument("--verify-frames", type=int, default=100, help="frames compared with QONNX execution; default 100")
     b.add_argument("--seed", type=int, default=0, help="seed of random verification inputs; default 0")
     b.add_argument("--clock-mhz", type=float, help="PL clock for the estimates and synthesis; default: the board's")
@@ -75,7 +79,7 @@ def cmd_build(args) -> int:
     from hwgen.report import summary_text
 
     config = BuildConfig(model=args.model, board=args.board, out_dir=args.out, folding=args.folding,
-                         target_fps=args.target_fps, verify_frames=args.verify_frames, seed=args.seed, clock_mhz=args.clock_mhz,
+                         target_fps=args.target_fps, utilization_cap=args.utilization_cap, verify_frames=args.verify_frames, seed=args.seed, clock_mhz=args.clock_mhz,
                          xilinx_settings=tuple(args.xilinx_settings), synthesize=not args.no_synth,
                          require_bitstream=args.require_bitstream, cosim=args.cosim, jobs=args.jobs)
     b = run_build(config, progress=lambda m: print(m, flush=True))

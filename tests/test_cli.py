@@ -138,6 +138,7 @@ def test_build_unknown_board(tmp_path):
 @pytest.mark.parametrize("args,phrase", [
     (["build", "--verify-frames", "0"], "verify_frames must be at least 1, not 0"),
     (["build", "--clock-mhz", "0"], "clock_mhz must be in (0, 1000], not 0.0"),
+    (["build", "--utilization-cap", "1.5"], "utilization_cap must be in (0, 1], not 1.5"),
 ])
 def test_build_bad_options(tmp_path, args, phrase):
     assert_user_error(hwgen_cli(*args, "--out", "b", cwd=tmp_path), phrase)
@@ -148,7 +149,7 @@ def test_help(tmp_path, command):
     result = hwgen_cli(*command, "--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: python -m hwgen")
-    expected = {(): ["build", "csim", "boards"], ("build",): ["--out", "--board", "--folding", "--verify-frames"],
+    expected = {(): ["build", "csim", "boards"], ("build",): ["--out", "--board", "--folding", "--verify-frames", "--utilization-cap"],
                 ("csim",): ["--input", "--output"], ("boards",): ["List boards"]}[tuple(command)]
     for word in expected:
         assert word in result.stdout
@@ -181,3 +182,15 @@ def test_csim_output_folder_missing(default_build, tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((2, 1, 8, 8), dtype=np.float32))
     run = hwgen_cli("csim", default_build[1], "--input", "x.npy", "--output", tmp_path / "no" / "y.npy", cwd=tmp_path)
     assert_user_error(run, "y.npy")
+
+
+def test_utilization_cap_bounds_automatic_folding(tmp_path):
+    """--utilization-cap 0.3: the fastest design within 30% of the board (the default fills 84% of the LUTs)."""
+    result = hwgen_cli("build", "--out", "b", "--utilization-cap", "0.3", "--verify-frames", "5", "--no-synth", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    estimates = json.loads((tmp_path / "b" / "report" / "estimates.json").read_text())
+    assert estimates["utilization_cap"] == 0.3 and estimates["fits"] is True
+    assert 0.2 < estimates["usage_with_shell"]["LUT"] <= 0.3
+    assert "fits the 30% cap" in result.stdout
+    record = json.loads((tmp_path / "b" / "hwgen.json").read_text())
+    assert record["config"]["utilization_cap"] == 0.3
