@@ -247,31 +247,81 @@ def fold_to_cycles(graph: DataflowGraph, max_cycles: int, board, prices: Prices 
 
 
 def fit_to_cycles(graph: DataflowGraph, max_cycles: int, board) -> tuple[DataflowGraph, Prices, bool, dict]:
-    """The cheapest folding within `max_cycles` that fits the board, repricing the resources (at most
-    PRICE_ROUNDS times) while one is over the cap and another has room: (graph, prices, fits, usage).
-    Without a fit, the first round's folding (the board's own prices) is returned."""
+    """The cheapest folding within `max_cycles` that fits the board: (graph, prices, fits, usage).
+
+    First by prices: repriced (at most PRICE_ROUNDS times) while one resource is over the cap and
+    another has room. Prices move whole classes of layers at once (every MVAU to BRAM), so when no
+    price fits, the round closest to fitting is rebalanced one MVAU at a time (`_rebalance`).
+    Without a fit, the first round's folding (the board's own prices) is returned.
+    """
     prices = Prices.of(board)
-    first = None
+    rounds = []
     for _ in range(PRICE_ROUNDS):
         folded = fold_to_cycles(graph, max_cycles, board, prices)
         ok, usage = fits(folded, board)
-        first = first or (folded, prices, ok, usage)
         if ok:
             return folded, prices, ok, usage
-        cap = board.utilization_cap
-        if all(usage[k] > cap for k in ("LUT", "BRAM36", "DSP") if board.resources.get(k)):
+        rounds.append((folded, prices, ok, usage))
+        if all(usage[k] > board.utilization_cap for k in ("LUT", "BRAM36", "DSP") if board.resources.get(k)):
             break  # every resource is over: no price moves work from one to another
         prices = prices.repriced(board, usage)
-    return first
+    closest = min(rounds, key=lambda r: _peak(r[3]))
+    rebalanced = _rebalance(closest[0], board)
+    if rebalanced is not None:
+        ok, usage = fits(rebalanced, board)
+        if ok:
+            return rebalanced, closest[1], ok, usage
+    return rounds[0]
+
+
+def _peak(usage: dict) -> float:
+    return max(usage[k] for k in ("LUT", "FF", "BRAM36", "DSP"))
+
+
+def _rebalance(graph: DataflowGraph, board) -> DataflowGraph | None:
+    """Greedy min-max repair of a folding: switch one MVAU at a time to another implementation of
+    the same PE and SIMD (weight memory, product hardware), the switch that lowers the most-used
+    resource's share of the board the most, while one does (FIFOs are left out: their depths do
+    not depend on these choices). None when no switch helps."""
+    layers = list(graph.layers)
+    total = total_resources(graph) + SHELL
+    peak = _peak(total.usage(board.resources))
+    changed = False
+    while True:
+        best = None
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, MVAU):
+                continue
+            for c in _candidates(layer):
+                if (c.pe, c.simd) != (layer.pe, layer.simd) or (c.ram_style, c.res_type) == (layer.ram_style, layer.res_type):
+                    continue
+                t = total - _resources_of(layer) + _resources_of(c)
+                p = _peak(t.usage(board.resources))
+                if p < peak and (best is None or p < best[0]):
+                    best = (p, i, c, t)
+        if best is None:
+            break
+        peak, i, layers[i], total = best
+        changed = True
+    if not changed:
+        return None
+    return DataflowGraph(layers=layers, input=graph.input, output=graph.output, model_name=graph.model_name, notes=graph.notes)
 
 
 def fits(graph: DataflowGraph, board) -> tuple[bool, dict]:
-    """Whether the design, its sized FIFOs and the shell fit the board within its utilization cap; the usage fractions."""
+    """Whether the design, its sized FIFOs and the shell fit the board within its utilization cap; the usage fractions.
+
+    FIFOs only add: a design whose layers and shell alone exceed the cap is not sized (sizing a slow
+    design simulates every iteration of its loops)."""
     from hwgen.fifo import size_fifos
 
+    cap = board.utilization_cap
+    usage = (total_resources(graph) + SHELL).usage(board.resources)
+    if any(v > cap for v in usage.values()):
+        return False, usage
     depths = size_fifos(graph, graph.input.elems // graph.layers[0].in_elems)
     usage = (total_resources(graph, depths) + SHELL).usage(board.resources)
-    return all(v <= board.utilization_cap for v in usage.values()), usage
+    return all(v <= cap for v in usage.values()), usage
 
 
 def auto_fold(graph: DataflowGraph, board, clock_mhz: float, target_fps: float | None = None) -> DataflowGraph:
@@ -316,7 +366,7 @@ def auto_fold(graph: DataflowGraph, board, clock_mhz: float, target_fps: float |
             lo = mid + 1
     if best is None:
         folded, _, _, usage = fit_to_cycles(graph, slowest, board)
-        raise HwgenError(_over_budget(folded, board, usage, "even the most folded design (PE = SIMD = 1)"),
+        raise HwgenError(_over_budget(folded, board, usage, "even the cheapest folding (every layer as small as it can be made)"),
                          hint="pick a larger board (python -m hwgen boards), use fewer bits or smaller layers")
     return best
 

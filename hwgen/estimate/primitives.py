@@ -25,6 +25,9 @@ class Resources:
     def __add__(self, other: "Resources") -> "Resources":
         return Resources(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
+    def __sub__(self, other: "Resources") -> "Resources":
+        return Resources(*(getattr(self, f.name) - getattr(other, f.name) for f in fields(self)))
+
     def scaled(self, k: float) -> "Resources":
         return Resources(*(getattr(self, f.name) * k for f in fields(self)))
 

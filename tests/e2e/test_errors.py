@@ -255,3 +255,28 @@ def test_float_preprocessing_before_the_input_quantizer(tmp_path):
     export_qonnx(Normalized().eval(), torch.rand(1, 20), export_path=str(path))
     err = build_fails(path, tmp_path, r"node 'Sub_0' \(Sub\): the model input reaches this Sub unquantized", UnsupportedModelError)
     assert "pre-processing before it (normalization) belongs on the host" in str(err)
+
+
+# -- models too large for the board -----------------------------------------------------
+def test_model_too_large_for_the_board(tmp_path):
+    """A 1024-1024-1024-10 MLP with 8-bit weights (17 Mbit; pynq-z2 has 4.9 Mbit of BRAM): one error with
+    the per-layer table of the cheapest folding, what is over, and what to change; found in seconds
+    (a hopeless design is not FIFO-sized)."""
+    import time
+
+    layers = [qnn.QuantIdentity(bit_width=8, return_quant_tensor=True)]
+    for fan_in, fan_out in ((1024, 1024), (1024, 1024)):
+        layers += [qnn.QuantLinear(fan_in, fan_out, bias=False, weight_bit_width=8), qnn.QuantReLU(bit_width=4, return_quant_tensor=True)]
+    layers.append(qnn.QuantLinear(1024, 10, bias=False, weight_bit_width=8))
+    path = export(tmp_path, "wide", *layers, shape=(1, 1024))
+    t0 = time.perf_counter()
+    err = build_fails(path, tmp_path, r"even the cheapest folding \(every layer as small as it can be made\) does not fit pynq-z2 "
+                                      r"within its 85% utilization cap \(over: .*BRAM36 \d+%")
+    assert time.perf_counter() - t0 < 120  # generous: the point is no RTL-style simulation of a hopeless design
+    text = str(err)
+    assert "MVAU_0" in text and "MVAU_1" in text and "memory/mult" in text
+    assert "pick a larger board" in text
+    # a larger board takes it
+    out = tmp_path / "zcu104"
+    b = hwgen.build(path, board="zcu104", out_dir=out, verify_frames=4, synthesize=False)
+    assert b.estimates["fits"] and (out / "deploy" / "accelerator.json").is_file()
