@@ -159,7 +159,9 @@ def step_verify(b: Build) -> None:
     acc = Accelerator(b.out_dir / "csim", backend="csim")
     x, labels = _verification_inputs(b)
     levels = acc.quantize(x)
+    acc.backend.reset_iterations()
     report = {"ir_vs_csim": verify.compare_ir_csim(b.graph, acc, levels)}
+    report["cycles_vs_csim"] = verify.compare_cycles(b.graph, acc.backend, len(levels))
     b.reference_io = {"x": x[:REFERENCE_FRAMES], "y_int": acc.execute_integers(levels[:REFERENCE_FRAMES])}
     packed = acc.pack_input(levels[:COSIM_FRAMES])
     b.cosim_vectors = (packed, acc.backend.run(packed, len(packed)))

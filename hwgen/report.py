@@ -39,6 +39,15 @@ def summary_text(b) -> str:
     lines.append(f"verified: C-sim == numpy reference on {ic['frames']} frames ({ic['mismatches']} mismatches); "
                  f"vs QONNX on {q['frames']} frames: {q['elements_differing']} of {q['elements']} elements differ, "
                  f"max |diff| {q['max_abs_diff']:.3g}, argmax agreement {q['argmax_agreement']:.1%}")
+    c = v.get("cycles_vs_csim")
+    if c is not None:
+        modelled = len(c["layers"]) - c["loops_counted"]
+        fast = f" ({modelled} MVAUs on the fast C-sim path: trip counts)" if modelled else ""
+        if c["mismatches"]:
+            lines.append(f"WARNING: the cycle model disagrees with the C-sim loop counts of {', '.join(c['mismatches'])}: "
+                         f"the estimates above are wrong there (a bug in hwgen: please report it with report/verification.json)")
+        else:
+            lines.append(f"cycles:   C-sim loop iterations == cycle model for all {len(c['layers'])} layers{fast}")
     if "accuracy" in v:
         a = v["accuracy"]
         torch_acc = f"{a['torch']:.2%} (PyTorch, at training)" if a.get("torch") is not None else "n/a"

@@ -45,6 +45,25 @@ def compare_ir_csim(graph: DataflowGraph, accelerator, levels: np.ndarray) -> di
             "bit_exact": bool(not diff.any()), "first_mismatch": _first(diff)}
 
 
+def compare_cycles(graph: DataflowGraph, backend, frames: int, exact: bool = False) -> dict:
+    """Every layer's C-sim loop iterations per frame (its probe's count since the last reset, over
+    `frames`) against the cycle model: at II=1 a loop's iterations are its cycles. Without `exact`
+    the MVAUs ran the fast C-sim path, which has no loop: their count is the loop's trip count, and
+    says nothing about the model (tests/csim/test_cycles.py checks their loops in exact builds)."""
+    from hwgen.estimate import cycles
+    from hwgen.ir.layers import MVAU
+
+    layers, mismatches = {}, []
+    for layer in graph.layers:
+        counted = backend.iterations(layer.name) / frames
+        loop = exact or not isinstance(layer, MVAU)
+        layers[layer.name] = {"counted_per_frame": counted, "model": cycles(layer), "loop_counted": loop}
+        if counted != cycles(layer):
+            mismatches.append(layer.name)
+    return {"frames": frames, "layers": layers, "mismatches": mismatches,
+            "loops_counted": sum(v["loop_counted"] for v in layers.values())}
+
+
 def compare_qonnx(golden: np.ndarray, ours: np.ndarray) -> dict:
     golden = golden.reshape(len(golden), -1).astype(np.float64)
     ours = ours.reshape(len(ours), -1).astype(np.float64)

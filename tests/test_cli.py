@@ -67,6 +67,9 @@ def test_build_default_model(default_build):
     verification = json.loads((out / "report" / "verification.json").read_text())
     assert verification["ir_vs_csim"]["bit_exact"] is True
     assert verification["qonnx_vs_csim"]["frames"] == 20
+    cyc = verification["cycles_vs_csim"]
+    assert cyc["mismatches"] == [] and cyc["loops_counted"] >= 1  # the width converters' loops, counted one by one
+    assert "cycles:   C-sim loop iterations == cycle model for all" in result.stdout
     assert (out / "report" / "estimates.json").is_file()
     meta = json.loads((out / "deploy" / "accelerator.json").read_text())
     assert meta["board"] == "pynq-z2" and meta["input"]["shape"] == [1, 1, 8, 8]

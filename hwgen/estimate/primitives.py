@@ -60,9 +60,10 @@ def memory_kind(width: int, depth: int, style: RamStyle = RamStyle.AUTO) -> RamS
 
 
 def bram18_blocks(width: int, depth: int) -> int:
-    """BRAM18s for a table, by FINN's mapping rule (its MVAU bram_estimation), narrowest aspect
-    ratio that holds the width: 16Kx1, 8Kx2, 4Kx4, 2Kx9, 1Kx18, and 512x36 only for tables of at
-    most 512 words (the 36-bit ratio is simple-dual-port only). Never below the cheapest tiling."""
+    """BRAM18s for a table, by FINN's mapping rule (its MVAU bram_estimation): words of up to 9 bits
+    in the deepest aspect ratio that holds them (16Kx1, 8Kx2, 4Kx4, 2Kx9), wider ones in 1Kx18
+    blocks side by side, or in 512x36 ones for tables of at most 512 words (the 36-bit ratio is
+    simple-dual-port only). Never below the cheapest tiling over those ratios."""
     if width == 1:
         return math.ceil(depth / 16384)
     if width == 2:
