@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hwgen.errors import HwgenError, ToolError
 
-CXXFLAGS = ("-std=c++14", "-O3", "-fwrapv", "-fPIC", "-shared", "-w")  # -fwrapv: see mvau.hpp's fast path
+CXXFLAGS = ("-std=c++14", "-O3", "-fwrapv", "-fPIC", "-w")  # -fwrapv: see mvau.hpp's fast path
 
 
 @dataclass(frozen=True)
@@ -74,13 +74,25 @@ def compile_library(sources: list[Path], include_dirs: list[Path], output: Path,
         _install(cached, output)
         log.write_text(f"cache hit: {cached}\n")
         return output, True
-    cmd = [toolchain.cxx, *flags, *(f"-I{d}" for d in include_dirs), f"-I{toolchain.ap_include}",
-           *(str(s) for s in sources), "-o", str(building := output.with_suffix(".building"))]
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    log.write_text(f"$ {' '.join(cmd)}\n\n{result.stdout}{result.stderr}")
-    if result.returncode != 0:
-        errors = [l for l in result.stderr.splitlines() if "error" in l][:15] or result.stderr.splitlines()[-15:]
-        raise ToolError(f"g++ failed to compile the C simulation (exit {result.returncode}):\n" + "\n".join(errors),
+    # one g++ per source, in parallel (the translation units take about the same time), then the link
+    building = output.with_suffix(".building")
+    objects = [output.parent / f"{i}_{s.stem}.o" for i, s in enumerate(sources)]
+    compiles = [[toolchain.cxx, *flags, *(f"-I{d}" for d in include_dirs), f"-I{toolchain.ap_include}", "-c", str(s), "-o", str(o)]
+                for s, o in zip(sources, objects)]
+    link = [toolchain.cxx, "-shared", "-fPIC", *map(str, objects), "-o", str(building)]
+    runs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for cmd in compiles]
+    results = [(cmd, *run.communicate(), run.returncode) for cmd, run in zip(compiles, runs)]
+    if all(code == 0 for *_, code in results):
+        done = subprocess.run(link, capture_output=True, text=True)
+        results.append((link, done.stdout, done.stderr, done.returncode))
+    for o in objects:
+        o.unlink(missing_ok=True)
+    log.write_text("\n".join(f"$ {' '.join(cmd)}\n{out}{err}" for cmd, out, err, _ in results))
+    failed = [(cmd, err, code) for cmd, _, err, code in results if code != 0]
+    if failed:
+        cmd, err, code = failed[0]
+        errors = [l for l in err.splitlines() if "error" in l][:15] or err.splitlines()[-15:]
+        raise ToolError(f"g++ failed to compile the C simulation (exit {code}):\n" + "\n".join(errors),
                         where=str(log), hint="this is a bug in hwgen's generated code if the model was accepted; please report it with the log")
     os.replace(building, output)
     _install(output, cached)

@@ -5,6 +5,7 @@ while tracing, records the iteration at which each stream word is read and writt
 count is the layer's cycles: hwgen.estimate.cycles(layer) * frames must equal it, and the traced
 iterations must be exactly those hwgen.fifo.schedule(layer) says read and write, frame after frame.
 Designs with MVAUs are compiled with the exact (synthesis) arithmetic: the fast path has no loop.
+The slow sweep over every producer/consumer folding (tests/csim/test_dwc.py) checks the same.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import pytest
 from hwgen.csim.simulate import Simulation
 from hwgen.datatypes import DataType
 from hwgen.estimate import cycles
-from hwgen.fifo import schedule
 from hwgen.ir.layers import DWC, MVAU
 from tests.conftest import chain, random_values
+from tests.csim.probes import check_against_the_models
 from tests.csim import test_dwc, test_maxpool, test_mvau, test_swg, test_thresholding
 
 I, U, B = DataType.int, DataType.uint, DataType.bipolar
@@ -52,16 +53,6 @@ def designs():
 
 
 DESIGNS = dict(designs())
-
-
-def check_against_the_models(sim, graph, frames: int, runs: int = 1) -> None:
-    """Iterations == cycles() * frames; traced reads and writes == schedule(), tiled over the frames."""
-    for layer in graph.layers:
-        assert sim.backend.iterations(layer.name) == frames * cycles(layer), layer.name
-        reads, writes = sim.backend.traced(layer.name)
-        plan = schedule(layer)
-        np.testing.assert_array_equal(reads, np.flatnonzero(np.tile(plan.reads, frames)), err_msg=f"{layer.name} reads")
-        np.testing.assert_array_equal(writes, np.flatnonzero(np.tile(plan.writes, frames)), err_msg=f"{layer.name} writes")
 
 
 @pytest.mark.parametrize("design", list(DESIGNS))
@@ -110,15 +101,3 @@ def test_cycle_model_by_hand():
     assert cycles(DWC("d", 24, 6, 2, I(5))) == 12  # 4 words in, 12 out: one per cycle
     assert cycles(DWC("d", 24, 2, 6, I(5))) == 12
     assert cycles(DWC("d", 24, 1, 24, I(5))) == 24
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("simd", [1, 3, 4, 12])
-@pytest.mark.parametrize("pe", [1, 2, 4, 6, 12])
-def test_loops_every_producer_consumer_fold(tmp_path, pe, simd):
-    graph, rng = test_dwc.refold_pair(pe, simd)
-    sim = Simulation(graph, tmp_path, exact=EXACT)
-    sim.backend.reset_iterations()
-    sim.backend.trace()
-    sim.run(random_values(rng, graph.input.dtype, (4, graph.input.elems)))
-    check_against_the_models(sim, graph, 4)

@@ -12,6 +12,7 @@ from hwgen.ir.graph import DataflowGraph, HostInput, HostOutput
 from hwgen.ir.layers import DWC, MVAU, Thresholding, divisors
 from hwgen.lower.insert_dwc import insert_dwcs
 from tests.conftest import chain, random_thresholds, random_values
+from tests.csim.probes import check_against_the_models
 
 I, U, B = DataType.int, DataType.uint, DataType.bipolar
 
@@ -185,7 +186,14 @@ def refold_pair(producer_pe: int, consumer_simd: int):
 @pytest.mark.parametrize("simd", divisors(12))
 @pytest.mark.parametrize("pe", divisors(12))
 def test_every_producer_consumer_fold(tmp_path, pe, simd):
+    """Bit-exact through every converter pair; in the synthesis arithmetic, so that the same build
+    also checks every layer's loop against the cycle model and the FIFO schedule (tests/csim/probes.py)."""
     graph, rng = refold_pair(pe, simd)
     x = random_values(rng, I(3), (4, graph.input.elems))
-    got = Simulation(graph, tmp_path).run(x)
+    sim = Simulation(graph, tmp_path, exact=True)
+    sim.backend.reset_iterations()
+    sim.backend.trace()
+    got = sim.run(x)
+    sim.backend.trace(False)
     np.testing.assert_array_equal(got, naive_run(graph.layers, x))
+    check_against_the_models(sim, graph, 4)
