@@ -67,6 +67,7 @@ struct IsBipolar<Bipolar> {
 // res_type) binds the multiplier to a DSP slice, else to fabric (LUTs): the hardware the
 // resource model counted. Products with a bipolar operand in LUTs are a conditional negation
 // (XNOR for two), no multiplier; on a DSP they are a multiplication by +-1 like any other.
+// Two copies of the multiplier, as a pragma cannot depend on a template parameter.
 template <typename TI, typename TW, bool DSP = false>
 struct Mul {
     typedef ap_int<TI::width + TW::width + 1> result_t;
