@@ -103,11 +103,18 @@ def estimate(graph, board, clock_mhz) -> dict:
     from hwgen.estimate import cycles, resources, total_resources
     from hwgen.estimate.cycle_model import io_cycles
     from hwgen.estimate.finn import finn_resources, finn_total
-    from hwgen.estimate.resource_model import SHELL
-    from hwgen.fifo import size_fifos
+    from hwgen.estimate.resource_model import SHELL, fifo_resources
+    from hwgen.fifo import shrink_fifos, size_fifos
     from hwgen.fold import fits
 
-    depths = size_fifos(graph, graph.input.elems // graph.layers[0].in_elems)
+    words = graph.input.elems // graph.layers[0].in_elems
+    t0 = time.perf_counter()
+    depths = size_fifos(graph, words)
+    t1 = time.perf_counter()
+    shallow = shrink_fifos(graph, words)
+    t2 = time.perf_counter()
+    fifos = {"never_blocking": {"words": sum(depths.values()), **fifo_resources(graph, depths).as_dict(), "seconds": t1 - t0},
+             "shallow": {"words": sum(shallow.values()), **fifo_resources(graph, shallow).as_dict(), "seconds": t2 - t1}}
     dma = io_cycles(-(-graph.input.elems * graph.input.dtype.bits // 8), board.dma_port_bits)
     bottleneck = max([cycles(l) for l in graph.layers] + [dma])
     ok, usage = fits(graph, board)
@@ -124,7 +131,7 @@ def estimate(graph, board, clock_mhz) -> dict:
     finn_usage = {k: getattr(finn_fifos, k if k != "BRAM36" else "BRAM18") / (avail[k] * (2 if k == "BRAM36" else 1))
                   for k in ("LUT", "BRAM36", "DSP") if avail.get(k)}
     return {"fps": clock_mhz * 1e6 / bottleneck, "bottleneck_cycles": bottleneck, "dma_cycles": dma, "layers": rows,
-            "hwgen": {"total": ours.as_dict(), "usage": usage, "fits_cap": ok},
+            "hwgen": {"total": ours.as_dict(), "usage": usage, "fits_cap": ok}, "fifos": fifos,
             "finn": {"layers": finn_layers.as_dict(), "with_fifos": finn_fifos.as_dict(), "usage_with_fifos": finn_usage,
                      "fits_cap": all(v <= board.utilization_cap for v in finn_usage.values())}}
 
@@ -151,6 +158,10 @@ def report(name, graph, board, clock_mhz, finn_fps) -> dict:
         print(f"  hwgen's model (layers, FIFOs, shell): {h['total']['LUT']:,.0f} LUT ({h['usage']['LUT']:.0%}), "
               f"{h['total']['BRAM36']:.1f} BRAM36 ({h['usage']['BRAM36']:.0%}), {h['total']['DSP']:.0f} DSP ({h['usage']['DSP']:.0%}); "
               f"within the {cap:.0%} cap: {h['fits_cap']}")
+        nb, sh = e["fifos"]["never_blocking"], e["fifos"]["shallow"]
+        print(f"  FIFOs (counted above: never-blocking) {nb['words']:,} words, {nb['LUT']:,.0f} LUT, {nb['BRAM36']:.1f} BRAM36 "
+              f"in {nb['seconds']:.2f} s; shallow, same output cycles: {sh['words']:,} words, {sh['LUT']:,.0f} LUT, "
+              f"{sh['BRAM36']:.1f} BRAM36 in {sh['seconds']:.2f} s")
         print(f"  FINN's formulas (layers + FIFOs, no shell): {f['with_fifos']['LUT']:,.0f} LUT ({f['usage_with_fifos']['LUT']:.0%}), "
               f"{f['with_fifos']['BRAM36']:.1f} BRAM36 ({f['usage_with_fifos']['BRAM36']:.0%}), {f['with_fifos']['DSP']:.0f} DSP; "
               f"within the {cap:.0%} cap: {f['fits_cap']}")

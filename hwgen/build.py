@@ -29,6 +29,7 @@ from hwgen.errors import HwgenError
 STATUS_FILE = "hwgen.json"
 REFERENCE_FRAMES = 32  # inputs + C-sim outputs shipped in deploy/ for the on-board self-check
 COSIM_FRAMES = 4  # frames the RTL co-simulation checks (it is slow)
+FIFO_SIZINGS = ("shallow", "never-blocking")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class BuildConfig:
     folding: Path | None = None  # JSON folding file {layer: {"PE": p, "SIMD": s}}; None: automatic folding
     target_fps: float | None = None  # automatic folding: cheapest design reaching this; None: fastest that fits
     utilization_cap: float | None = None  # fraction of each board resource a design may use; None: the board file's
+    fifo_depths: str = "shallow"  # "shallow": no deeper than the output needs (fifo.shrink_fifos); "never-blocking": fifo.size_fifos
     verify_frames: int = 100  # frames compared against QONNX execution (IR vs C-sim: every frame)
     seed: int = 0  # seed of the random verification inputs (models without a bundled test set)
     clock_mhz: float | None = None  # PL clock for the estimates and synthesis; None: the board's default
@@ -58,6 +60,8 @@ class BuildConfig:
         if self.utilization_cap is not None and not 0 < self.utilization_cap <= 1:
             raise HwgenError(f"utilization_cap must be in (0, 1], not {self.utilization_cap}",
                              hint="a fraction of each resource: 0.85 lets a design use 85% of the LUTs, BRAM and DSPs")
+        if self.fifo_depths not in FIFO_SIZINGS:
+            raise HwgenError(f"fifo_depths must be one of {', '.join(FIFO_SIZINGS)}, not {self.fifo_depths!r}")
         if self.require_bitstream and not self.synthesize:
             raise HwgenError("a bitstream is required but synthesis is switched off")
         if self.target_fps is not None and self.folding is not None:
@@ -76,6 +80,7 @@ class Build:
     graph: object = None  # folded DataflowGraph
     design: dict = field(default_factory=dict)
     fifo_depths: dict = field(default_factory=dict)  # depth of the stream each layer writes
+    never_blocking_depths: dict = field(default_factory=dict)  # what each stream holds if no producer ever waits
     csim_library: Path | None = None
     verification: dict = field(default_factory=dict)
     estimates: dict = field(default_factory=dict)
@@ -130,9 +135,11 @@ def step_fold(b: Build) -> None:
 
 def step_fifo(b: Build) -> None:
     from hwgen.codegen.render import ports
-    from hwgen.fifo import size_fifos
+    from hwgen.fifo import shrink_fifos, size_fifos
 
-    b.fifo_depths = size_fifos(b.graph, ports(b.graph)[0].words)
+    words = ports(b.graph)[0].words
+    b.never_blocking_depths = size_fifos(b.graph, words)
+    b.fifo_depths = shrink_fifos(b.graph, words) if b.config.fifo_depths == "shallow" else dict(b.never_blocking_depths)
     _write_json(b.out_dir / "model" / "fifo_depths.json", b.fifo_depths)
 
 
@@ -195,7 +202,7 @@ def step_verify(b: Build) -> None:
 def step_estimate(b: Build) -> None:
     from hwgen.estimate import cycles, resources, throughput, total_resources
     from hwgen.estimate.cycle_model import io_cycles
-    from hwgen.estimate.resource_model import SHELL, implementation
+    from hwgen.estimate.resource_model import SHELL, fifo_resources, implementation
     from hwgen.ir.layers import MVAU
 
     port = b.board.dma_port_bits
@@ -214,7 +221,10 @@ def step_estimate(b: Build) -> None:
     b.estimates = {
         "board": b.board.name, "clock_mhz": b.clock_mhz, "fps": t["fps"], "bottleneck": t["bottleneck"],
         "io_cycles": io, "latency_cycles": t["latency_cycles"], "latency_us": t["latency_cycles"] / b.clock_mhz,
-        "layers": layers, "fifo_depths": b.fifo_depths, "total": total.as_dict(), "shell": SHELL.as_dict(),
+        "layers": layers, "fifo_depths": b.fifo_depths, "fifo_sizing": b.config.fifo_depths,
+        "fifo_depths_never_blocking": b.never_blocking_depths,
+        "fifos": fifo_resources(b.graph, b.fifo_depths).as_dict(),
+        "fifos_never_blocking": fifo_resources(b.graph, b.never_blocking_depths).as_dict(), "total": total.as_dict(), "shell": SHELL.as_dict(),
         "board_resources": b.board.resources, "utilization_cap": b.board.utilization_cap,
         "usage_with_shell": {k: round(v, 4) for k, v in usage.items()},
         "fits": all(v <= b.board.utilization_cap for v in usage.values()),
@@ -468,18 +478,21 @@ def run_build(config: BuildConfig, progress: Callable[[str], None] | None = None
 def build(model_path=None, board: str = "pynq-z2", out_dir="build", folding=None, target_fps: float | None = None,
           verify_frames: int = 100, seed: int = 0, clock_mhz: float | None = None, xilinx_settings=(),
           synthesize: bool = True, require_bitstream: bool = False, cosim: bool = False, jobs: int = 4,
-          verbose: bool = False, utilization_cap: float | None = None) -> Build:
+          verbose: bool = False, utilization_cap: float | None = None, fifo_depths: str = "shallow") -> Build:
     """Build an accelerator for a QONNX model (None: the bundled digits MLP) into `out_dir`.
 
     Folding: from `folding` (a JSON file), else automatic: the cheapest reaching `target_fps`,
     or without a target the fastest that fits the board, within `utilization_cap` of each of its
-    resources (default: the board file's, 0.85). Synthesis runs when Vitis HLS and Vivado
+    resources (default: the board file's, 0.85). FIFOs: `fifo_depths` "shallow" (the shallowest
+    with which the output comes on the same cycles as with never-blocking ones) or "never-blocking"
+    (room for every word a producer sends ahead: deeper, robust to latency the model leaves out).
+    Synthesis runs when Vitis HLS and Vivado
     are found (on PATH or through `xilinx_settings`); otherwise the scripts are written and the
     summary names the command that finishes the build.
     """
     config = BuildConfig(model=Path(model_path) if model_path is not None else None, board=board, out_dir=Path(out_dir),
                          folding=Path(folding) if folding is not None else None, target_fps=target_fps,
-                         utilization_cap=utilization_cap, verify_frames=verify_frames, seed=seed, clock_mhz=clock_mhz,
+                         utilization_cap=utilization_cap, fifo_depths=fifo_depths, verify_frames=verify_frames, seed=seed, clock_mhz=clock_mhz,
                          xilinx_settings=tuple(Path(p) for p in xilinx_settings), synthesize=synthesize,
                          require_bitstream=require_bitstream, cosim=cosim, jobs=jobs)
     return run_build(config, progress=(lambda m: print(m, file=sys.stderr, flush=True)) if verbose else None)

@@ -28,6 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--utilization-cap", type=float, metavar="FRACTION",
                    help="fraction of each board resource (LUT, FF, BRAM, DSP) a design may use, e.g. 0.7; "
                         "default: the board's (0.85)")
+    b.add_argument("--fifo-depths", choices=("shallow", "never-blocking"), default="shallow",
+                   help="shallow: the shallowest FIFOs with which the output comes on the same cycles as with "
+                        "never-blocking ones (producers wait within their slack); never-blocking: room for every word "
+                        "a producer sends ahead (deeper, robust to pipeline latency the model leaves out); default shallow")
     b.add_argument("--verify-frames", type=int, default=100, help="frames compared with QONNX execution; default 100")
     b.add_argument("--seed", type=int, default=0, help="seed of random verification inputs; default 0")
     b.add_argument("--clock-mhz", type=float, help="PL clock for the estimates and synthesis; default: the board's")
@@ -79,7 +83,8 @@ def cmd_build(args) -> int:
     from hwgen.report import summary_text
 
     config = BuildConfig(model=args.model, board=args.board, out_dir=args.out, folding=args.folding,
-                         target_fps=args.target_fps, utilization_cap=args.utilization_cap, verify_frames=args.verify_frames, seed=args.seed, clock_mhz=args.clock_mhz,
+                         target_fps=args.target_fps, utilization_cap=args.utilization_cap,
+                         fifo_depths=args.fifo_depths, verify_frames=args.verify_frames, seed=args.seed, clock_mhz=args.clock_mhz,
                          xilinx_settings=tuple(args.xilinx_settings), synthesize=not args.no_synth,
                          require_bitstream=args.require_bitstream, cosim=args.cosim, jobs=args.jobs)
     b = run_build(config, progress=lambda m: print(m, flush=True))

@@ -13,6 +13,11 @@ schedule, so the pipeline sustains one frame per T and cannot deadlock, also whe
 must hold the words a long branch has not yet consumed (size_streams; hwgen's own layers form
 chains today, size_fifos).
 Cost: O(iterations) numpy per layer, milliseconds to seconds for CNV-sized networks.
+
+Those depths are then shrunk (shrink_streams / shrink_fifos): with blocking FIFOs a producer that
+finds its FIFO full waits, which costs nothing while it has slack. run_blocking computes that
+schedule exactly (a cycle-by-cycle simulation in the tests agrees on every iteration), and each
+FIFO is made as cheap as it can be without the output moving by a cycle.
 """
 
 from __future__ import annotations
@@ -190,3 +195,153 @@ def size_fifos(graph: DataflowGraph, input_words: int, period: int | None = None
     depths = {src: depth for (src, _, _, _), depth in size_streams(nodes, edges, input_words, period).items()}
     depths[graph.layers[-1].name] = MIN_DEPTH  # the output stream: the DMA drains it as fast as it comes
     return depths
+
+
+# --- Shrinking: the never-blocking depths above hold every word a fast producer sends ahead; most
+# producers have slack (every layer but the bottleneck idles part of each period), so they can be
+# made to wait on a shallower FIFO without the output moving by a cycle.
+
+def run_blocking(nodes: list[Node], edges: list[Edge], depths: dict[Edge, int], input_words: int, period: int,
+                 frames: int = SIMULATED_FRAMES, deadline: np.ndarray | None = None,
+                 start: dict[str, np.ndarray] | None = None, max_sweeps: int | None = None) -> dict[str, np.ndarray] | None:
+    """Start cycle of every iteration of every node (and of every word the DMA sends, "input") with
+    blocking FIFOs of `depths`: iteration k starts at the earliest cycle after iteration k-1 where
+    every word it reads was written in an earlier cycle and every FIFO it writes has room, i.e. the
+    word `depth` places ahead was read in an earlier cycle (a full pipeline stall, as HLS's blocking
+    stream writes do). The DMA offers word i of frame f from cycle f * period + i; writes to a port
+    without an edge (the output) never block.
+
+    The schedule is the least solution of those max-plus constraints, found by sweeping the nodes in
+    order until nothing moves (the first sweep, with no read seen yet, is the unbounded schedule).
+    Returns None on a deadlock (no finite solution: the sweeps never settle), or as soon as the last
+    node's starts exceed `deadline` (times only grow from sweep to sweep). `start`: the schedule of
+    the same graph with FIFOs at least as deep, a lower bound to start the sweeps from. Where a
+    producer and its consumer hold each other up word by word the sweeps settle a few words at a
+    time; `max_sweeps` gives up there (None is returned, as for a deadlock).
+    """
+    source = Node("input", (), (np.ones(input_words, bool),))
+    order = [source] + list(nodes)
+    out_of, into = {(e[0], e[1]): e for e in edges}, {(e[2], e[3]): e for e in edges}
+    idx = {n.name: {} for n in order}  # per node, per edge: which of its iterations write / read it
+    for n in order:
+        for port, reads in enumerate(n.reads):
+            idx[n.name][into[(n.name, port)]] = np.flatnonzero(np.tile(reads, frames))
+        for port, writes in enumerate(n.writes):
+            if (n.name, port) in out_of:
+                idx[n.name][out_of[(n.name, port)]] = np.flatnonzero(np.tile(writes, frames))
+    none = np.iinfo(np.int64).min // 2
+    k = {n.name: np.arange(n.iterations * frames, dtype=np.int64) for n in order}
+    start = dict(start) if start else {n.name: np.full(len(k[n.name]), none, dtype=np.int64) for n in order}
+    offered = (np.arange(frames)[:, None] * period + np.arange(input_words)[None, :]).reshape(-1)
+    bound = frames * period + frames * sum(n.iterations for n in order) + 1  # every stalled cycle, one of them moves
+    for sweep in range(max_sweeps or bound):
+        moved = False
+        for n in (order if sweep % 2 == 0 else order[::-1]):  # forward, then backward: backpressure in one sweep
+            ready = offered.copy() if n is source else np.full(len(k[n.name]), none, dtype=np.int64)
+            for port in range(len(n.reads)):
+                e = into[(n.name, port)]
+                mine, theirs = idx[n.name][e], idx[e[0]][e]
+                ready[mine] = np.maximum(ready[mine], start[e[0]][theirs] + 1)
+            for port in range(len(n.writes)):
+                e = out_of.get((n.name, port))
+                if e is None:
+                    continue
+                d, mine, theirs = depths[e], idx[n.name][e], idx[e[2]][e]
+                if len(mine) > d:
+                    ready[mine[d:]] = np.maximum(ready[mine[d:]], start[e[2]][theirs[:-d]] + 1)
+            new = k[n.name] + np.maximum.accumulate(ready - k[n.name])
+            if not np.array_equal(new, start[n.name]):
+                moved = True
+                start[n.name] = new
+            if new[-1] > bound:
+                return None
+        last = start[order[-1].name]
+        if deadline is not None and (last > deadline).any():
+            return None
+        if not moved:
+            return start
+    return None
+
+
+SHRINK_FRAMES = 4
+SHRINK_SWEEPS = 64  # a depth whose schedule has not settled by then is kept deeper (a cost, never an error)
+
+
+def shrink_streams(nodes: list[Node], edges: list[Edge], depths: dict[Edge, int], widths: dict[Edge, int],
+                   input_words: int, period: int | None = None, frames: int = SHRINK_FRAMES) -> dict[Edge, int]:
+    """Shallower FIFOs with the same output, cycle for cycle, as the never-blocking `depths`.
+
+    Edge by edge, the costliest first (resource_model.fifo of its width in bits, `widths`), a binary
+    search over the cost levels of its FIFO (registers up to depth 2, shift registers up to 32, then
+    each step of LUTRAM or BRAM), each at the most depth it buys, finds the cheapest with which
+    run_blocking still starts every iteration of the last node exactly when it starts with `depths`:
+    producers wait on full FIFOs only within their slack, so throughput and latency are unchanged.
+    Rounding up to the level's capacity leaves a margin for the pipelines' latency, which the model
+    leaves out. Smaller depths only delay (the constraints are monotone), so every search starts
+    from the schedule of the last accepted depths, and a level rejected stays rejected.
+    """
+    from hwgen.estimate.resource_model import fifo
+
+    def cost(e, d):
+        r = fifo(widths[e], d)
+        return (r.BRAM18, r.URAM, r.LUT, r.FF)
+
+    period = period or max([n.iterations for n in nodes] + [input_words])
+    schedule = run_blocking(nodes, edges, depths, input_words, period, frames)
+    if schedule is None:
+        raise ValueError("the given depths deadlock the graph: size them with size_streams first")
+    deadline = schedule[nodes[-1].name]
+    current, by_name = dict(depths), {n.name: n for n in nodes}
+    for e in sorted(edges, key=lambda e: cost(e, depths[e]), reverse=True):
+        levels = _cost_levels(lambda d: cost(e, d), depths[e])
+        lo, hi = 0, len(levels) - 1  # levels[hi] (the never-blocking depth) is known to work
+        while lo < hi:
+            mid = (lo + hi) // 2
+            trial = {**current, e: levels[mid]}
+            found = _dma_waits(schedule, e, by_name[e[2]], levels[mid], input_words, period, frames) if e[0] == "input" else None
+            found = found or run_blocking(nodes, edges, trial, input_words, period, frames, deadline, schedule, SHRINK_SWEEPS)
+            if found is None:
+                lo = mid + 1
+            else:
+                hi, accepted = mid, found
+        if levels[lo] < current[e]:
+            schedule = accepted
+        current[e] = levels[lo]
+    return current
+
+
+def _cost_levels(cost, top: int) -> list[int]:
+    """Ascending: for each cost a FIFO of depth MIN_DEPTH..top can have, the deepest with that cost
+    (the last is `top`). `cost` must not fall as depth grows."""
+    levels, d = [], MIN_DEPTH
+    while d <= top:
+        c, lo, hi = cost(d), d, top
+        while lo < hi:  # the deepest depth of this cost
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if cost(mid) == c else (lo, mid - 1)
+        levels.append(lo)
+        d = lo + 1
+    return levels
+
+
+def _dma_waits(schedule: dict, e: Edge, consumer: Node, depth: int, input_words: int, period: int, frames: int) -> dict | None:
+    """The schedule with the DMA's FIFO `e` `depth` deep, if its consumer still gets every word by
+    the cycle it reads it in `schedule` (then nothing but the DMA moves); else None. The DMA has
+    nothing upstream, so this is exact without run_blocking's sweeps: word j leaves at the earliest
+    cycle after word j-1 that it is offered and word j-depth has been read."""
+    reads = schedule[consumer.name][np.flatnonzero(np.tile(consumer.reads[e[3]], frames))]
+    ready = (np.arange(frames)[:, None] * period + np.arange(input_words)[None, :]).reshape(-1)
+    ready[depth:] = np.maximum(ready[depth:], reads[:-depth] + 1)
+    k = np.arange(len(ready))
+    sent = k + np.maximum.accumulate(ready - k)
+    return {**schedule, "input": sent} if (sent + 1 <= reads).all() else None
+
+
+def shrink_fifos(graph: DataflowGraph, input_words: int, period: int | None = None) -> dict[str, int]:
+    """size_fifos' depths made as shallow as they can be without moving the output by a cycle."""
+    nodes, edges = chain_streams(graph)
+    sized = size_fifos(graph, input_words, period)
+    width = {"input": graph.layers[0].in_elems * graph.layers[0].in_dtype.bits}
+    width |= {layer.name: layer.out_elems * layer.out_dtype.bits for layer in graph.layers}
+    depths = shrink_streams(nodes, edges, {e: sized[e[0]] for e in edges}, {e: width[e[0]] for e in edges}, input_words, period)
+    return {e[0]: d for e, d in depths.items()} | {graph.layers[-1].name: sized[graph.layers[-1].name]}

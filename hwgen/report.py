@@ -34,6 +34,11 @@ def summary_text(b) -> str:
                  f"latency {e['latency_us']:.2f} us; with the DMA shell {u['LUT']:.0%} of {avail['LUT']:,} LUT, "
                  f"{u['BRAM36']:.0%} of {avail['BRAM36']} BRAM36, {u['DSP']:.0%} of {avail['DSP']} DSP "
                  f"({'fits' if e['fits'] else 'does NOT fit'} the {e['utilization_cap']:.0%} cap)")
+    f, nb = e["fifos"], e["fifos_never_blocking"]
+    depth, nb_depth = sum(e["fifo_depths"].values()), sum(e["fifo_depths_never_blocking"].values())
+    how = (f"shallow: the output on the same cycles as with never-blocking FIFOs of {nb_depth:,} words, "
+           f"{nb['LUT']:,.0f} LUT, {nb['BRAM36']:.1f} BRAM36" if e["fifo_sizing"] == "shallow" else "never-blocking: no producer ever waits")
+    lines.append(f"FIFOs:    {len(e['fifo_depths'])} streams, {depth:,} words, {f['LUT']:,.0f} LUT, {f['BRAM36']:.1f} BRAM36 ({how})")
     v = b.verification
     ic, q = v["ir_vs_csim"], v["qonnx_vs_csim"]
     lines.append(f"verified: C-sim == numpy reference on {ic['frames']} frames ({ic['mismatches']} mismatches); "

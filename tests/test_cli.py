@@ -147,12 +147,19 @@ def test_build_bad_options(tmp_path, args, phrase):
     assert_user_error(hwgen_cli(*args, "--out", "b", cwd=tmp_path), phrase)
 
 
+def test_build_bad_fifo_depths(tmp_path):
+    run = hwgen_cli("build", "--fifo-depths", "deep", "--out", "b", cwd=tmp_path)
+    assert run.returncode == 2 and "argument --fifo-depths: invalid choice: 'deep'" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "b").exists()
+
+
 @pytest.mark.parametrize("command", [[], ["build"], ["csim"], ["boards"]], ids=["top", "build", "csim", "boards"])
 def test_help(tmp_path, command):
     result = hwgen_cli(*command, "--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: python -m hwgen")
-    expected = {(): ["build", "csim", "boards"], ("build",): ["--out", "--board", "--folding", "--verify-frames", "--utilization-cap"],
+    expected = {(): ["build", "csim", "boards"], ("build",): ["--out", "--board", "--folding", "--verify-frames", "--utilization-cap",
+                                                                "--fifo-depths"],
                 ("csim",): ["--input", "--output"], ("boards",): ["List boards"]}[tuple(command)]
     for word in expected:
         assert word in result.stdout
@@ -188,12 +195,16 @@ def test_csim_output_folder_missing(default_build, tmp_path):
 
 
 def test_utilization_cap_bounds_automatic_folding(tmp_path):
-    """--utilization-cap 0.3: the fastest design within 30% of the board (the default fills 84% of the LUTs)."""
-    result = hwgen_cli("build", "--out", "b", "--utilization-cap", "0.3", "--verify-frames", "5", "--no-synth", cwd=tmp_path)
+    """--utilization-cap 0.3: the fastest design within 30% of the board (the default fills 84% of the LUTs);
+    with --fifo-depths never-blocking the FIFOs are size_fifos' (test_cnv checks the shallow default)."""
+    result = hwgen_cli("build", "--out", "b", "--utilization-cap", "0.3", "--verify-frames", "5", "--no-synth",
+                       "--fifo-depths", "never-blocking", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     estimates = json.loads((tmp_path / "b" / "report" / "estimates.json").read_text())
     assert estimates["utilization_cap"] == 0.3 and estimates["fits"] is True
     assert 0.2 < estimates["usage_with_shell"]["LUT"] <= 0.3
     assert "fits the 30% cap" in result.stdout
     record = json.loads((tmp_path / "b" / "hwgen.json").read_text())
-    assert record["config"]["utilization_cap"] == 0.3
+    assert record["config"]["utilization_cap"] == 0.3 and record["config"]["fifo_depths"] == "never-blocking"
+    assert estimates["fifo_sizing"] == "never-blocking" and estimates["fifo_depths"] == estimates["fifo_depths_never_blocking"]
+    assert "FIFOs:    " in result.stdout and "BRAM36 (never-blocking: no producer ever waits)" in result.stdout

@@ -124,13 +124,18 @@ def fifo(width: int, depth: int) -> Resources:
 SHELL = Resources(LUT=4000, FF=5500, BRAM18=4, URAM=0, DSP=0)
 
 
+def fifo_resources(graph, fifo_depths: dict[str, int] | None = None) -> Resources:
+    """The FIFOs of a chain: the DMA's ("input") and the one each layer writes, by `fifo_depths` (default 2)."""
+    depths = fifo_depths or {}
+    first = graph.layers[0]
+    total = fifo(first.in_elems * first.in_dtype.bits, depths.get("input", 2))
+    for layer in graph.layers:  # the stream each layer writes
+        total = total + fifo(layer.out_elems * layer.out_dtype.bits, depths.get(layer.name, 2))
+    return total
+
+
 def total_resources(graph, fifo_depths: dict[str, int] | None = None) -> Resources:
     total = Resources()
     for layer in graph.layers:
         total = total + resources(layer)
-    depths = fifo_depths or {}
-    first = graph.layers[0]
-    total = total + fifo(first.in_elems * first.in_dtype.bits, depths.get("input", 2))
-    for layer in graph.layers:  # the stream each layer writes
-        total = total + fifo(layer.out_elems * layer.out_dtype.bits, depths.get(layer.name, 2))
-    return total
+    return total + fifo_resources(graph, fifo_depths)

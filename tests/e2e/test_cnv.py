@@ -30,6 +30,11 @@ def test_cnv(tmp_path, bits):
     kinds = [type(l) for l in b.graph.layers]
     assert kinds.count(SWG) == 6 and kinds.count(MaxPool) == 2 and kinds.count(MVAU) == 9
     assert b.verification["ir_vs_csim"]["bit_exact"]
+    # shallow FIFOs: none deeper than never-blocking; the DMA's (SWG_0 reads 1,024 words over ~8,200 cycles) much shallower
+    shallow, never = b.estimates["fifo_depths"], b.estimates["fifo_depths_never_blocking"]
+    assert all(shallow[s] <= never[s] for s in never) and shallow["input"] < never["input"] / 10
+    assert b.estimates["fifos"]["BRAM18"] < b.estimates["fifos_never_blocking"]["BRAM18"]
+    assert f"s_input depth = {shallow['input']}" in (tmp_path / "build" / "hls" / "top.cpp").read_text()
 
     acc = hwgen.Accelerator(tmp_path / "build")
     x = random_inputs(b.graph, 8, seed=3)

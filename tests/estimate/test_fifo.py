@@ -1,5 +1,7 @@
 """FIFO sizing: a cycle-by-cycle simulation with finite FIFOs runs at the bottleneck's pace with the
-sized depths, and slower with depth-1 FIFOs where the sizing asked for more."""
+sized depths, and slower with depth-1 FIFOs where the sizing asked for more; the blocking model
+(run_blocking) is that simulation, cycle for cycle; shallow FIFOs (shrink_streams) keep every output
+cycle, and the next cheaper FIFO on an edge they kept deeper would not."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ import numpy as np
 import pytest
 
 from hwgen.datatypes import DataType
+from hwgen.estimate.resource_model import fifo
 from hwgen.estimate import cycles
-from hwgen.fifo import Node, chain_streams, fork, join, schedule, size_fifos, size_streams
+from hwgen.fifo import MIN_DEPTH, Node, chain_streams, fork, join, run_blocking, schedule, shrink_streams, size_fifos, size_streams
 from hwgen.ir.layers import MVAU
 from tests.conftest import chain
 
@@ -28,21 +31,39 @@ def simulate_period(graph, depths, input_words, frames=6):
     return simulate_streams(nodes, edges, {e: depths[e[0]] for e in edges}, input_words, frames)
 
 
-def simulate_streams(nodes, edges, depths, input_words, frames=6, patience=10_000):
+def simulate_streams(nodes, edges, depths, input_words, frames=6, patience=10_000, period=None):
+    """The cycles between the last two frames' ends with blocking FIFOs of `depths` (simulate_starts),
+    or None on a deadlock."""
+    starts = simulate_starts(nodes, edges, depths, input_words, frames, patience, period)
+    if starts is None:
+        return None
+    ends = starts[nodes[-1].name].reshape(frames, -1)[:, -1]
+    return int(ends[-1] - ends[-2])
+
+
+def simulate_starts(nodes, edges, depths, input_words, frames=6, patience=10_000, period=None):
     """Cycle by cycle, with blocking FIFOs of `depths` per edge: a node runs an iteration when every
     word it reads is there and every FIFO it writes has room (writes land at the end of the cycle,
-    space freed by a read in the same cycle is not seen by the writer, nodes in order). The DMA
-    pushes one word per cycle; the last node's outputs drain at once. Returns the cycles between the
-    last two frames' ends, or None when nothing moves for `patience` cycles (a deadlock)."""
+    space freed by a read in the same cycle is not seen by a writer: the DMA, then the nodes in
+    order). The DMA pushes one word per cycle (word i of frame f not before f * period + i when
+    `period` is given); the last node's outputs drain at once. Returns the cycle each iteration of
+    each node started in ("input": each word the DMA pushed), or None when nothing moves for
+    `patience` cycles (a deadlock)."""
     into = {(e[2], e[3]): e for e in edges}
     out_of = {(e[0], e[1]): e for e in edges}
     fill = {e: 0 for e in edges}
     done = [0] * len(nodes)
-    fed, t, idle, finished = 0, 0, 0, []
-    last = nodes[-1]
-    while len(finished) < frames:
+    starts = {n.name: [] for n in nodes} | {"input": []}
+    first = out_of[("input", 0)]
+    t, idle = 0, 0
+    while done[-1] < frames * nodes[-1].iterations:
         pending = {e: 0 for e in edges}
-        moved = False
+        fed = len(starts["input"])
+        offered = fed < frames * input_words and (period is None or t >= (fed // input_words) * period + fed % input_words)
+        moved = offered and fill[first] < depths[first]
+        if moved:
+            pending[first] += 1
+            starts["input"].append(t)
         for i, node in enumerate(nodes):
             if done[i] >= frames * node.iterations:
                 continue
@@ -56,13 +77,7 @@ def simulate_streams(nodes, edges, depths, input_words, frames=6, patience=10_00
             for e in outs:
                 pending[e] += 1
             done[i] += 1
-            moved = True
-            if node is last and done[i] % node.iterations == 0:
-                finished.append(t)
-        first = out_of[("input", 0)]
-        if fed < frames * input_words and fill[first] + pending[first] < depths[first]:
-            pending[first] += 1
-            fed += 1
+            starts[node.name].append(t)
             moved = True
         for e in edges:
             fill[e] += pending[e]
@@ -70,7 +85,7 @@ def simulate_streams(nodes, edges, depths, input_words, frames=6, patience=10_00
         if idle > patience:
             return None
         t += 1
-    return finished[-1] - finished[-2]
+    return {name: np.array(times) for name, times in starts.items()}
 
 
 @pytest.mark.parametrize("layers", [
@@ -132,3 +147,109 @@ def test_branch_sizing_rejects_bad_graphs():
         size_streams(nodes, edges[:-1], words)
     with pytest.raises(ValueError, match="node 'MVAU_0': port 0 reads 16 words per frame, 'fork' writes 8"):
         size_streams([fork("fork", 8)] + nodes[1:], edges, 8)
+
+
+# --- the blocking model (run_blocking) and shallow FIFOs (shrink_streams / shrink_fifos)
+
+def slow_reader(name, words, every):
+    """Reads one word every `every` iterations and writes it on: a consumer with a lot of slack."""
+    it = np.arange(words * every)
+    return Node(name, (it % every == 0,), (it % every == every - 1,))
+
+
+CHAINS = {
+    "burst": [mvau("MVAU_0", 16, 8, 4, 1), mvau("MVAU_1", 8, 16, 1, 4)],
+    "three": [mvau("MVAU_0", 12, 12, 12, 2), mvau("MVAU_1", 12, 6, 3, 6), mvau("MVAU_2", 6, 6, 1, 1)],
+    "dwc": [mvau("MVAU_0", 8, 32, 8, 1), mvau("MVAU_1", 32, 4, 8, 4)],
+}
+
+
+def as_streams(graph):
+    nodes, edges = chain_streams(graph)
+    input_words = graph.input.elems // graph.layers[0].in_elems
+    return nodes, edges, input_words, max([n.iterations for n in nodes] + [input_words])
+
+
+@pytest.mark.parametrize("name", sorted(CHAINS))
+@pytest.mark.parametrize("depth", [1, 2, 3, 5, None], ids=lambda d: f"depth{d}" if d else "sized")
+def test_blocking_model_is_the_cycle_simulation(name, depth):
+    """run_blocking's start cycles equal a cycle-by-cycle simulation's, iteration for iteration, with
+    FIFOs of every depth from 1 (everything stalls) to the never-blocking ones."""
+    nodes, edges, input_words, period = as_streams(chain(CHAINS[name]))
+    sized = size_streams(nodes, edges, input_words)
+    depths = sized if depth is None else {e: depth for e in edges}
+    model = run_blocking(nodes, edges, depths, input_words, period, frames=4)
+    simulated = simulate_starts(nodes, edges, depths, input_words, frames=4, period=period)
+    assert model is not None and set(model) == set(simulated)
+    for node in model:
+        np.testing.assert_array_equal(model[node], simulated[node], err_msg=node)
+
+
+def test_blocking_model_sees_the_residual_deadlock():
+    nodes, edges, words = residual(True)
+    depths = size_streams(nodes, edges, words)
+    shortcut = next(e for e in edges if e[2] == "join" and e[3] == 1)
+    model = run_blocking(nodes, edges, depths, words, 256, frames=4)
+    simulated = simulate_starts(nodes, edges, depths, words, frames=4, period=256)
+    for node in model:
+        np.testing.assert_array_equal(model[node], simulated[node], err_msg=node)
+    assert run_blocking(nodes, edges, {**depths, shortcut: 2}, words, 256, frames=4) is None
+
+
+def slow_readers():
+    """The DMA (a word a cycle) into a node reading one word in 2, then one reading one in 4."""
+    nodes = [slow_reader("A", 16, 2), slow_reader("B", 16, 4), slow_reader("C", 16, 1)]
+    return nodes, [("input", 0, "A", 0), ("A", 0, "B", 0), ("B", 0, "C", 0)], 16, 64
+
+
+def deep_burst():
+    """A node writing a word every 2 cycles into an MVAU that reads 64 words in a burst, then computes
+    3 more neuron folds: the FIFO must hold half a burst ahead (more than shift registers do)."""
+    nodes = [slow_reader("P", 64, 2), Node.of(mvau("MVAU_0", 64, 4, 1, 1))]
+    return nodes, [("input", 0, "P", 0), ("P", 0, "MVAU_0", 0)], 64, 256
+
+
+STREAMS = {name: (lambda layers=layers: as_streams(chain(layers))) for name, layers in CHAINS.items()}
+STREAMS |= {"slow-readers": slow_readers, "deep-burst": deep_burst}
+
+
+@pytest.mark.parametrize("name", sorted(STREAMS))
+def test_shallow_fifos_keep_every_output_cycle(name):
+    """The shrunk depths are never deeper than the never-blocking ones, and with them the cycle-by-cycle
+    simulation starts every iteration of the last node on the same cycle over 8 frames (twice the
+    frames the shrinking looked at): same throughput, same latency."""
+    nodes, edges, input_words, period = STREAMS[name]()
+    sized = size_streams(nodes, edges, input_words)
+    shallow = shrink_streams(nodes, edges, sized, {e: 8 for e in edges}, input_words)
+    assert all(shallow[e] <= sized[e] for e in edges), (shallow, sized)
+    before = simulate_starts(nodes, edges, sized, input_words, frames=8, period=period)
+    after = simulate_starts(nodes, edges, shallow, input_words, frames=8, period=period)
+    np.testing.assert_array_equal(after[nodes[-1].name], before[nodes[-1].name])
+    if name == "slow-readers":  # the FIFOs into the slow readers fill up unless their producers wait: they can
+        assert sized[edges[0]] > MIN_DEPTH and sized[edges[1]] > MIN_DEPTH
+        assert shallow[edges[0]] == MIN_DEPTH and shallow[edges[1]] == MIN_DEPTH
+
+
+@pytest.mark.parametrize("name", sorted(STREAMS))
+def test_cheaper_fifos_would_move_the_output(name):
+    """What shrinking refuses: on every edge it left deeper than 2, the deepest FIFO of the next lower
+    cost (resource_model.fifo) delays the output in the cycle-by-cycle simulation."""
+    nodes, edges, input_words, period = STREAMS[name]()
+    sized = size_streams(nodes, edges, input_words)
+    shallow = shrink_streams(nodes, edges, sized, {e: 8 for e in edges}, input_words)
+    kept = [e for e in edges if shallow[e] > MIN_DEPTH]
+    assert kept or name not in ("burst", "deep-burst")  # these two need some depth: the loop below checks it
+    before = simulate_starts(nodes, edges, sized, input_words, frames=8, period=period)
+    for e in kept:
+        cost = fifo(8, shallow[e]).as_dict()
+        cheaper = max(d for d in range(1, shallow[e]) if fifo(8, d).as_dict() != cost)
+        tighter = simulate_starts(nodes, edges, {**shallow, e: cheaper}, input_words, frames=8, period=period)
+        assert (tighter[nodes[-1].name] > before[nodes[-1].name]).any(), (e, cheaper, shallow[e])
+
+
+def test_shrinking_rejects_deadlocking_depths():
+    nodes, edges, words = residual(True)
+    shortcut = next(e for e in edges if e[2] == "join" and e[3] == 1)
+    depths = {**size_streams(nodes, edges, words), shortcut: 2}
+    with pytest.raises(ValueError, match="deadlock"):
+        shrink_streams(nodes, edges, depths, {e: 8 for e in edges}, words)
