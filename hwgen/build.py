@@ -355,6 +355,7 @@ def _write_metadata(b: Build, path: Path) -> None:
         "ip": "hwgen_top_0",
         "dma": "axi_dma_0",
         "frames_register": 0x10,
+        "estimated_fps": b.estimates.get("fps"),  # at the build's clock; bounds the PYNQ backend's wait
         "folding": {l.name: {"PE": l.pe, **({"SIMD": l.simd} if hasattr(l, "simd") else {})} for l in g.foldable},
     }
     _write_json(path, jsonable(meta))

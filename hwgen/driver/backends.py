@@ -6,6 +6,7 @@ import ctypes
 import hashlib
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -95,9 +96,12 @@ class CSimBackend:
 
 
 class PynqBackend:
-    """The bitstream on a PYNQ board: AXI DMA in and out, frame count in the IP's control registers."""
+    """The bitstream on a PYNQ board: AXI DMA in and out, frame count in the IP's control registers.
 
-    def __init__(self, folder: Path, meta: dict, bitfile: str | None = None):
+    A transfer that does not finish within `timeout_s` seconds plus ten times the frames' time at the
+    build's estimated rate raises TimeoutError (PYNQ's own wait() spins for ever)."""
+
+    def __init__(self, folder: Path, meta: dict, bitfile: str | None = None, timeout_s: float = 10.0):
         bit = Path(folder) / (bitfile or meta.get("bitstream") or "")
         if not meta.get("bitstream") and bitfile is None:
             raise FileNotFoundError(
@@ -116,6 +120,7 @@ class PynqBackend:
         self.in_bytes = i["words"] * i["bus"] // 8
         self.out_bytes = o["words"] * o["bus"] // 8
         self.frames_offset = meta.get("frames_register", 0x10)
+        self.timeout_s, self.estimated_fps = timeout_s, meta.get("estimated_fps")
         self._buffers = (0, None, None)
 
     def _buffers_for(self, frames: int):
@@ -135,7 +140,17 @@ class PynqBackend:
         self.ip.write(0x00, 0x01)  # ap_start
         self.dma.recvchannel.transfer(obuf, nbytes=frames * self.out_bytes)
         self.dma.sendchannel.transfer(ibuf, nbytes=frames * self.in_bytes)
-        self.dma.sendchannel.wait()
-        self.dma.recvchannel.wait()
+        limit = self.timeout_s + (10 * frames / self.estimated_fps if self.estimated_fps else 0)
+        deadline = time.monotonic() + limit
+        for what, channel, nbytes in (("send the input (MM2S)", self.dma.sendchannel, frames * self.in_bytes),
+                                      ("receive the output (S2MM)", self.dma.recvchannel, frames * self.out_bytes)):
+            while not channel.idle:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"the DMA did not {what}, {nbytes} bytes for {frames} frames, within {limit:.1f} s; the accelerator's "
+                        f"control register reads {self.ip.read(0x00):#x} (bit 1: done, bit 2: idle). The bitstream may not "
+                        f"match deploy/accelerator.json (rebuild and copy deploy/ again), or the overlay needs reloading")
+                time.sleep(0)
+            channel.wait()
         obuf.invalidate()
         return np.array(obuf[:frames])
