@@ -40,6 +40,7 @@ class BuildConfig:
     folding: Path | None = None  # JSON folding file {layer: {"PE": p, "SIMD": s}}; None: automatic folding
     target_fps: float | None = None  # automatic folding: cheapest design reaching this; None: fastest that fits
     utilization_cap: float | None = None  # fraction of each board resource a design may use; None: the board file's
+    csim_exact: bool = False  # C-sim in the ap_int arithmetic synthesis sees (slower): every layer's loop is counted
     fifo_depths: str = "shallow"  # "shallow": no deeper than the output needs (fifo.shrink_fifos); "never-blocking": fifo.size_fifos
     verify_frames: int = 100  # frames compared against QONNX execution (IR vs C-sim: every frame)
     seed: int = 0  # seed of the random verification inputs (models without a bundled test set)
@@ -154,7 +155,8 @@ def step_csim(b: Build) -> None:
     from hwgen.csim.compile import compile_library
 
     hls, csim = b.out_dir / "hls", b.out_dir / "csim"
-    b.csim_library, cached = compile_library([hls / "top.cpp", csim / "csim.cpp"], include_dirs(hls), csim / "libhwgen_csim.so", csim / "compile.log")
+    b.csim_library, cached = compile_library([hls / "top.cpp", csim / "csim.cpp"], include_dirs(hls), csim / "libhwgen_csim.so",
+                                             csim / "compile.log", exact=b.config.csim_exact)
     b.notes.append("C-sim library from the compile cache" if cached else "C-sim library compiled")
 
 
@@ -168,7 +170,7 @@ def step_verify(b: Build) -> None:
     levels = acc.quantize(x)
     acc.backend.reset_iterations()
     report = {"ir_vs_csim": verify.compare_ir_csim(b.graph, acc, levels)}
-    report["cycles_vs_csim"] = verify.compare_cycles(b.graph, acc.backend, len(levels))
+    report["cycles_vs_csim"] = verify.compare_cycles(b.graph, acc.backend, len(levels), exact=b.config.csim_exact)
     b.reference_io = {"x": x[:REFERENCE_FRAMES], "y_int": acc.execute_integers(levels[:REFERENCE_FRAMES])}
     packed = acc.pack_input(levels[:COSIM_FRAMES])
     b.cosim_vectors = (packed, acc.backend.run(packed, len(packed)))
@@ -479,7 +481,8 @@ def run_build(config: BuildConfig, progress: Callable[[str], None] | None = None
 def build(model_path=None, board: str = "pynq-z2", out_dir="build", folding=None, target_fps: float | None = None,
           verify_frames: int = 100, seed: int = 0, clock_mhz: float | None = None, xilinx_settings=(),
           synthesize: bool = True, require_bitstream: bool = False, cosim: bool = False, jobs: int = 4,
-          verbose: bool = False, utilization_cap: float | None = None, fifo_depths: str = "shallow") -> Build:
+          verbose: bool = False, utilization_cap: float | None = None, fifo_depths: str = "shallow",
+          csim_exact: bool = False) -> Build:
     """Build an accelerator for a QONNX model (None: the bundled digits MLP) into `out_dir`.
 
     Folding: from `folding` (a JSON file), else automatic: the cheapest reaching `target_fps`,
@@ -487,13 +490,15 @@ def build(model_path=None, board: str = "pynq-z2", out_dir="build", folding=None
     resources (default: the board file's, 0.85). FIFOs: `fifo_depths` "shallow" (the shallowest
     with which the output comes on the same cycles as with never-blocking ones) or "never-blocking"
     (room for every word a producer sends ahead: deeper, robust to latency the model leaves out).
+    `csim_exact`: the C-sim library computes in ap_int as synthesis does (slower), and every
+    layer's loop, the MVAUs' too, is counted against the cycle model.
     Synthesis runs when Vitis HLS and Vivado
     are found (on PATH or through `xilinx_settings`); otherwise the scripts are written and the
     summary names the command that finishes the build.
     """
     config = BuildConfig(model=Path(model_path) if model_path is not None else None, board=board, out_dir=Path(out_dir),
                          folding=Path(folding) if folding is not None else None, target_fps=target_fps,
-                         utilization_cap=utilization_cap, fifo_depths=fifo_depths, verify_frames=verify_frames, seed=seed, clock_mhz=clock_mhz,
+                         utilization_cap=utilization_cap, fifo_depths=fifo_depths, csim_exact=csim_exact, verify_frames=verify_frames, seed=seed, clock_mhz=clock_mhz,
                          xilinx_settings=tuple(Path(p) for p in xilinx_settings), synthesize=synthesize,
                          require_bitstream=require_bitstream, cosim=cosim, jobs=jobs)
     return run_build(config, progress=(lambda m: print(m, file=sys.stderr, flush=True)) if verbose else None)

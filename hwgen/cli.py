@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="shallow: the shallowest FIFOs with which the output comes on the same cycles as with "
                         "never-blocking ones (producers wait within their slack); never-blocking: room for every word "
                         "a producer sends ahead (deeper, robust to pipeline latency the model leaves out); default shallow")
+    b.add_argument("--csim-exact", action="store_true",
+                   help="C-sim in the ap_int arithmetic synthesis sees instead of plain C++ integers (slower); every "
+                        "layer's loop, the MVAUs' too, is then counted and checked against the cycle model")
     b.add_argument("--verify-frames", type=int, default=100, help="frames compared with QONNX execution; default 100")
     b.add_argument("--seed", type=int, default=0, help="seed of random verification inputs; default 0")
     b.add_argument("--clock-mhz", type=float, help="PL clock for the estimates and synthesis; default: the board's")
@@ -84,7 +87,7 @@ def cmd_build(args) -> int:
 
     config = BuildConfig(model=args.model, board=args.board, out_dir=args.out, folding=args.folding,
                          target_fps=args.target_fps, utilization_cap=args.utilization_cap,
-                         fifo_depths=args.fifo_depths, verify_frames=args.verify_frames, seed=args.seed, clock_mhz=args.clock_mhz,
+                         fifo_depths=args.fifo_depths, csim_exact=args.csim_exact, verify_frames=args.verify_frames, seed=args.seed, clock_mhz=args.clock_mhz,
                          xilinx_settings=tuple(args.xilinx_settings), synthesize=not args.no_synth,
                          require_bitstream=args.require_bitstream, cosim=args.cosim, jobs=args.jobs)
     b = run_build(config, progress=lambda m: print(m, flush=True))

@@ -47,7 +47,7 @@ def summary_text(b) -> str:
     c = v.get("cycles_vs_csim")
     if c is not None:
         modelled = len(c["layers"]) - c["loops_counted"]
-        fast = f" ({modelled} MVAUs on the fast C-sim path: trip counts)" if modelled else ""
+        fast = f" ({modelled} MVAUs on the fast C-sim path: trip counts; --csim-exact counts their loops)" if modelled else ""
         if c["mismatches"]:
             lines.append(f"WARNING: the cycle model disagrees with the C-sim loop counts of {', '.join(c['mismatches'])}: "
                          f"the estimates above are wrong there (a bug in hwgen: please report it with report/verification.json)")

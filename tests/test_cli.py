@@ -159,7 +159,7 @@ def test_help(tmp_path, command):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: python -m hwgen")
     expected = {(): ["build", "csim", "boards"], ("build",): ["--out", "--board", "--folding", "--verify-frames", "--utilization-cap",
-                                                                "--fifo-depths"],
+                                                                "--fifo-depths", "--csim-exact"],
                 ("csim",): ["--input", "--output"], ("boards",): ["List boards"]}[tuple(command)]
     for word in expected:
         assert word in result.stdout
@@ -196,9 +196,10 @@ def test_csim_output_folder_missing(default_build, tmp_path):
 
 def test_utilization_cap_bounds_automatic_folding(tmp_path):
     """--utilization-cap 0.3: the fastest design within 30% of the board (the default fills 84% of the LUTs);
-    with --fifo-depths never-blocking the FIFOs are size_fifos' (test_cnv checks the shallow default)."""
+    with --fifo-depths never-blocking the FIFOs are size_fifos' (test_cnv checks the shallow default); with
+    --csim-exact the C-sim runs the ap_int arithmetic and every loop, the MVAUs' too, is counted."""
     result = hwgen_cli("build", "--out", "b", "--utilization-cap", "0.3", "--verify-frames", "5", "--no-synth",
-                       "--fifo-depths", "never-blocking", cwd=tmp_path)
+                       "--fifo-depths", "never-blocking", "--csim-exact", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     estimates = json.loads((tmp_path / "b" / "report" / "estimates.json").read_text())
     assert estimates["utilization_cap"] == 0.3 and estimates["fits"] is True
@@ -208,3 +209,7 @@ def test_utilization_cap_bounds_automatic_folding(tmp_path):
     assert record["config"]["utilization_cap"] == 0.3 and record["config"]["fifo_depths"] == "never-blocking"
     assert estimates["fifo_sizing"] == "never-blocking" and estimates["fifo_depths"] == estimates["fifo_depths_never_blocking"]
     assert "FIFOs:    " in result.stdout and "BRAM36 (never-blocking: no producer ever waits)" in result.stdout
+    cycles = json.loads((tmp_path / "b" / "report" / "verification.json").read_text())["cycles_vs_csim"]
+    assert cycles["loops_counted"] == len(cycles["layers"]) == len(estimates["layers"]) and not cycles["mismatches"]
+    assert f"C-sim loop iterations == cycle model for all {len(cycles['layers'])} layers\n" in result.stdout
+    assert "-DHWGEN_CSIM_EXACT" in (tmp_path / "b" / "csim" / "compile.log").read_text()
