@@ -383,6 +383,14 @@ def _table(graph: DataflowGraph, board, only=None) -> str:
 
 
 def _over_budget(graph: DataflowGraph, board, usage: dict, what: str) -> str:
-    over = ", ".join(f"{k} {v:.0%}" for k, v in usage.items() if v > board.utilization_cap)
-    return (f"{what} does not fit {board.name} within its {board.utilization_cap:.0%} utilization cap "
-            f"(over: {over}; shell included):\n" + _table(graph, board))
+    cap = board.utilization_cap
+    over = ", ".join(f"{k} {v:.0%}" for k, v in usage.items() if v > cap)
+    lines = [f"{what} does not fit {board.name} within its {cap:.0%} utilization cap (over: {over}; shell included):",
+             _table(graph, board)]
+    for kind in (k for k, v in usage.items() if v > cap):
+        available = board.resources.get(kind, 0)
+        users = sorted(((getattr(resources(l), kind), l.name) for l in graph.layers), reverse=True)[:3]
+        if available and users[0][0] > 0:
+            lines.append(f"  {kind}: the board has {available:,}, {cap:.0%} of it is {cap * available:,.0f}; the most go to "
+                         + ", ".join(f"{name} {used:,.1f}" if kind == "BRAM36" else f"{name} {used:,.0f}" for used, name in users if used > 0))
+    return "\n".join(lines)

@@ -7,6 +7,7 @@ in hwgen.json and leave no deploy/accelerator.json (the driver's sign of a finis
 from __future__ import annotations
 
 import json
+import re
 
 import onnx
 import pytest
@@ -275,6 +276,7 @@ def test_model_too_large_for_the_board(tmp_path):
     assert time.perf_counter() - t0 < 120  # generous: the point is no RTL-style simulation of a hopeless design
     text = str(err)
     assert "MVAU_0" in text and "MVAU_1" in text and "memory/mult" in text
+    assert re.search(r"BRAM36: the board has 140, 85% of it is 119; the most go to MVAU_\d [\d.]+, MVAU_\d", text), text
     assert "pick a larger board" in text
     # a larger board takes it
     out = tmp_path / "zcu104"
