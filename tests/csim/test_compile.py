@@ -39,3 +39,27 @@ def test_a_compile_error_names_the_line_and_the_log(tmp_path):
     assert str(tmp_path / "compile.log") in str(info.value)
     assert "error" in (tmp_path / "compile.log").read_text()
     assert not (tmp_path / "lib" / "libx.so").exists()
+
+
+def test_precompiled_header_is_made_once_and_a_broken_one_is_survived(tmp_path, monkeypatch):
+    """ap_int.h / hls_stream.h are precompiled into the cache on the first compile and -included by the
+    next; a truncated .gch (g++ fails on it) costs a second compile without it, not the build."""
+    monkeypatch.setenv("HWGEN_CACHE_DIR", str(tmp_path / "cache"))
+
+    def build(n):
+        src = tmp_path / f"s{n}" / "uses_ap.cpp"
+        src.parent.mkdir()
+        src.write_text(f'#include <ap_int.h>\nextern "C" int plus(int x) {{ ap_int<12> a = x; return (a + {n}).to_int(); }}\n')
+        out = tmp_path / f"lib{n}" / "libx.so"
+        path, cached = compile_library([src], [], out, tmp_path / f"compile{n}.log")
+        assert not cached and ctypes.CDLL(str(path)).plus(5) == 5 + n
+        return (tmp_path / f"compile{n}.log").read_text()
+
+    first = build(1)
+    assert first.startswith("precompiled header made: ") and "-x c++-header" in first and "-include " in first
+    gch = next((tmp_path / "cache").rglob("hwgen_pch.hpp.gch"))
+    second = build(2)
+    assert second.startswith(f"precompiled header: {gch}") and f"-include {gch.with_suffix('')}" in second
+    gch.write_bytes(gch.read_bytes()[:100_000])
+    third = build(3)
+    assert "failed with the precompiled header" in third and "again without it" in third
