@@ -491,10 +491,9 @@ def build(model_path=None, board: str = "pynq-z2", out_dir="build", folding=None
     with which the output comes on the same cycles as with never-blocking ones) or "never-blocking"
     (room for every word a producer sends ahead: deeper, robust to latency the model leaves out).
     `csim_exact`: the C-sim library computes in ap_int as synthesis does (slower), and every
-    layer's loop, the MVAUs' too, is counted against the cycle model.
-    Synthesis runs when Vitis HLS and Vivado
-    are found (on PATH or through `xilinx_settings`); otherwise the scripts are written and the
-    summary names the command that finishes the build.
+    layer's loop, the MVAUs' too, is counted against the cycle model. Synthesis runs when Vitis
+    HLS and Vivado are found (on PATH or through `xilinx_settings`); otherwise the scripts are
+    written and the summary names the command that finishes the build.
     """
     config = BuildConfig(model=Path(model_path) if model_path is not None else None, board=board, out_dir=Path(out_dir),
                          folding=Path(folding) if folding is not None else None, target_fps=target_fps,
