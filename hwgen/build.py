@@ -17,6 +17,7 @@ import sys
 import time
 import traceback
 from dataclasses import asdict, dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 from typing import Callable
 
@@ -29,7 +30,13 @@ from hwgen.errors import HwgenError
 STATUS_FILE = "hwgen.json"
 REFERENCE_FRAMES = 32  # inputs + C-sim outputs shipped in deploy/ for the on-board self-check
 COSIM_FRAMES = 4  # frames the RTL co-simulation checks (it is slow)
-FIFO_SIZINGS = ("shallow", "never-blocking")
+
+
+class FifoDepths(str, Enum):
+    """How deep the stream FIFOs are made (hwgen.fifo)."""
+
+    SHALLOW = "shallow"  # the cheapest with which the output comes on the same cycles (shrink_fifos)
+    NEVER_BLOCKING = "never-blocking"  # room for every word a producer sends ahead (size_fifos)
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,7 @@ class BuildConfig:
     target_fps: float | None = None  # automatic folding: cheapest design reaching this; None: fastest that fits
     utilization_cap: float | None = None  # fraction of each board resource a design may use; None: the board file's
     csim_exact: bool = False  # C-sim in the ap_int arithmetic synthesis sees (slower): every layer's loop is counted
-    fifo_depths: str = "shallow"  # "shallow": no deeper than the output needs (fifo.shrink_fifos); "never-blocking": fifo.size_fifos
+    fifo_depths: FifoDepths = FifoDepths.SHALLOW  # FIFO sizing (a FifoDepths or its value)
     verify_frames: int = 100  # frames compared against QONNX execution (IR vs C-sim: every frame)
     seed: int = 0  # seed of the random verification inputs (models without a bundled test set)
     clock_mhz: float | None = None  # PL clock for the estimates and synthesis; None: the board's default
@@ -61,8 +68,10 @@ class BuildConfig:
         if self.utilization_cap is not None and not 0 < self.utilization_cap <= 1:
             raise HwgenError(f"utilization_cap must be in (0, 1], not {self.utilization_cap}",
                              hint="a fraction of each resource: 0.85 lets a design use 85% of the LUTs, BRAM and DSPs")
-        if self.fifo_depths not in FIFO_SIZINGS:
-            raise HwgenError(f"fifo_depths must be one of {', '.join(FIFO_SIZINGS)}, not {self.fifo_depths!r}")
+        try:
+            object.__setattr__(self, "fifo_depths", FifoDepths(self.fifo_depths))
+        except ValueError:
+            raise HwgenError(f"fifo_depths must be one of {', '.join(d.value for d in FifoDepths)}, not {self.fifo_depths!r}") from None
         if self.require_bitstream and not self.synthesize:
             raise HwgenError("a bitstream is required but synthesis is switched off")
         if self.target_fps is not None and self.folding is not None:
@@ -140,7 +149,7 @@ def step_fifo(b: Build) -> None:
 
     words = ports(b.graph)[0].words
     b.never_blocking_depths = size_fifos(b.graph, words)
-    b.fifo_depths = shrink_fifos(b.graph, words) if b.config.fifo_depths == "shallow" else dict(b.never_blocking_depths)
+    b.fifo_depths = shrink_fifos(b.graph, words) if b.config.fifo_depths is FifoDepths.SHALLOW else dict(b.never_blocking_depths)
     _write_json(b.out_dir / "model" / "fifo_depths.json", b.fifo_depths)
 
 
@@ -223,7 +232,7 @@ def step_estimate(b: Build) -> None:
     b.estimates = {
         "board": b.board.name, "clock_mhz": b.clock_mhz, "fps": t["fps"], "bottleneck": t["bottleneck"],
         "io_cycles": io, "latency_cycles": t["latency_cycles"], "latency_us": t["latency_cycles"] / b.clock_mhz,
-        "layers": layers, "fifo_depths": b.fifo_depths, "fifo_sizing": b.config.fifo_depths,
+        "layers": layers, "fifo_depths": b.fifo_depths, "fifo_sizing": b.config.fifo_depths.value,
         "fifo_depths_never_blocking": b.never_blocking_depths,
         "fifos": fifo_resources(b.graph, b.fifo_depths).as_dict(),
         "fifos_never_blocking": fifo_resources(b.graph, b.never_blocking_depths).as_dict(), "total": total.as_dict(), "shell": SHELL.as_dict(),
@@ -417,7 +426,7 @@ def _versions() -> dict:
 
 
 def _record(b: Build, status: str, error: str | None = None) -> None:
-    cfg = {k: (str(v) if isinstance(v, Path) else [str(p) for p in v] if isinstance(v, tuple) else v)
+    cfg = {k: (str(v) if isinstance(v, Path) else [str(p) for p in v] if isinstance(v, tuple) else v.value if isinstance(v, Enum) else v)
            for k, v in asdict(b.config).items()}
     record = {"status": status, "error": error, "config": cfg, "model_name": b.model_name, "versions": _versions(),
               "step_seconds": b.timings, "notes": b.notes + (b.graph.notes if b.graph is not None else [])}
@@ -481,7 +490,7 @@ def run_build(config: BuildConfig, progress: Callable[[str], None] | None = None
 def build(model_path=None, board: str = "pynq-z2", out_dir="build", folding=None, target_fps: float | None = None,
           verify_frames: int = 100, seed: int = 0, clock_mhz: float | None = None, xilinx_settings=(),
           synthesize: bool = True, require_bitstream: bool = False, cosim: bool = False, jobs: int = 4,
-          verbose: bool = False, utilization_cap: float | None = None, fifo_depths: str = "shallow",
+          verbose: bool = False, utilization_cap: float | None = None, fifo_depths: str = FifoDepths.SHALLOW,
           csim_exact: bool = False) -> Build:
     """Build an accelerator for a QONNX model (None: the bundled digits MLP) into `out_dir`.
 

@@ -10,6 +10,8 @@ from hwgen.errors import HwgenError
 
 
 def _parser() -> argparse.ArgumentParser:
+    from hwgen.build import FifoDepths
+
     p = argparse.ArgumentParser(prog="python -m hwgen", description="Quantized neural networks to FPGA dataflow accelerators.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -28,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--utilization-cap", type=float, metavar="FRACTION",
                    help="fraction of each board resource (LUT, FF, BRAM, DSP) a design may use, e.g. 0.7; "
                         "default: the board's (0.85)")
-    b.add_argument("--fifo-depths", choices=("shallow", "never-blocking"), default="shallow",
+    b.add_argument("--fifo-depths", choices=[d.value for d in FifoDepths], default=FifoDepths.SHALLOW.value,
                    help="shallow: the shallowest FIFOs with which the output comes on the same cycles as with "
                         "never-blocking ones (producers wait within their slack); never-blocking: room for every word "
                         "a producer sends ahead (deeper, robust to pipeline latency the model leaves out); default shallow")

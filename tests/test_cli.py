@@ -11,7 +11,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+from hwgen.build import BuildConfig, FifoDepths
 from hwgen.driver import Accelerator
+from hwgen.errors import HwgenError
 
 
 def hwgen_cli(*args, cwd, timeout=300) -> subprocess.CompletedProcess:
@@ -151,6 +153,9 @@ def test_build_bad_fifo_depths(tmp_path):
     run = hwgen_cli("build", "--fifo-depths", "deep", "--out", "b", cwd=tmp_path)
     assert run.returncode == 2 and "argument --fifo-depths: invalid choice: 'deep'" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "b").exists()
+    with pytest.raises(HwgenError, match="fifo_depths must be one of shallow, never-blocking, not 'deep'"):
+        BuildConfig(fifo_depths="deep")
+    assert BuildConfig(fifo_depths="never-blocking").fifo_depths is FifoDepths.NEVER_BLOCKING
 
 
 @pytest.mark.parametrize("command", [[], ["build"], ["csim"], ["boards"]], ids=["top", "build", "csim", "boards"])
