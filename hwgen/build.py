@@ -91,6 +91,8 @@ class Build:
     design: dict = field(default_factory=dict)
     fifo_depths: dict = field(default_factory=dict)  # depth of the stream each layer writes
     never_blocking_depths: dict = field(default_factory=dict)  # what each stream holds if no producer ever waits
+    fifo_sizing: FifoDepths | None = None  # the sizing used: the config's, unless the design is too slow to shrink
+    fifo_note: str | None = None  # why it is not the config's
     csim_library: Path | None = None
     verification: dict = field(default_factory=dict)
     estimates: dict = field(default_factory=dict)
@@ -145,11 +147,18 @@ def step_fold(b: Build) -> None:
 
 def step_fifo(b: Build) -> None:
     from hwgen.codegen.render import ports
-    from hwgen.fifo import shrink_fifos, size_fifos
+    from hwgen.estimate import cycles
+    from hwgen.fifo import SHRINK_MAX_ITERATIONS, shrink_fifos, shrinkable, size_fifos
 
     words = ports(b.graph)[0].words
     b.never_blocking_depths = size_fifos(b.graph, words)
-    b.fifo_depths = shrink_fifos(b.graph, words) if b.config.fifo_depths is FifoDepths.SHALLOW else dict(b.never_blocking_depths)
+    b.fifo_sizing = b.config.fifo_depths
+    if b.fifo_sizing is FifoDepths.SHALLOW and not shrinkable(b.graph):
+        b.fifo_sizing = FifoDepths.NEVER_BLOCKING
+        b.fifo_note = (f"kept never-blocking: the layers' loops run {sum(cycles(l) for l in b.graph.layers):,} iterations "
+                       f"a frame, more than the {SHRINK_MAX_ITERATIONS:,} that shrinking simulates in seconds")
+        b.notes.append(f"FIFOs {b.fifo_note}")
+    b.fifo_depths = shrink_fifos(b.graph, words) if b.fifo_sizing is FifoDepths.SHALLOW else dict(b.never_blocking_depths)
     _write_json(b.out_dir / "model" / "fifo_depths.json", b.fifo_depths)
 
 
@@ -232,7 +241,7 @@ def step_estimate(b: Build) -> None:
     b.estimates = {
         "board": b.board.name, "clock_mhz": b.clock_mhz, "fps": t["fps"], "bottleneck": t["bottleneck"],
         "io_cycles": io, "latency_cycles": t["latency_cycles"], "latency_us": t["latency_cycles"] / b.clock_mhz,
-        "layers": layers, "fifo_depths": b.fifo_depths, "fifo_sizing": b.config.fifo_depths.value,
+        "layers": layers, "fifo_depths": b.fifo_depths, "fifo_sizing": b.fifo_sizing.value, "fifo_note": b.fifo_note,
         "fifo_depths_never_blocking": b.never_blocking_depths,
         "fifos": fifo_resources(b.graph, b.fifo_depths).as_dict(),
         "fifos_never_blocking": fifo_resources(b.graph, b.never_blocking_depths).as_dict(), "total": total.as_dict(), "shell": SHELL.as_dict(),

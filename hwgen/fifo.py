@@ -203,7 +203,8 @@ def size_fifos(graph: DataflowGraph, input_words: int, period: int | None = None
 
 def run_blocking(nodes: list[Node], edges: list[Edge], depths: dict[Edge, int], input_words: int, period: int,
                  frames: int = SIMULATED_FRAMES, deadline: np.ndarray | None = None,
-                 start: dict[str, np.ndarray] | None = None, max_sweeps: int | None = None) -> dict[str, np.ndarray] | None:
+                 start: dict[str, np.ndarray] | None = None, max_sweeps: int | None = None,
+                 touched: set[str] | None = None) -> dict[str, np.ndarray] | None:
     """Start cycle of every iteration of every node (and of every word the DMA sends, "input") with
     blocking FIFOs of `depths`: iteration k starts at the earliest cycle after iteration k-1 where
     every word it reads was written in an earlier cycle and every FIFO it writes has room, i.e. the
@@ -211,18 +212,24 @@ def run_blocking(nodes: list[Node], edges: list[Edge], depths: dict[Edge, int], 
     stream writes do). The DMA offers word i of frame f from cycle f * period + i; writes to a port
     without an edge (the output) never block.
 
-    The schedule is the least solution of those max-plus constraints, found by sweeping the nodes in
-    order until nothing moves (the first sweep, with no read seen yet, is the unbounded schedule).
-    Returns None on a deadlock (no finite solution: the sweeps never settle), or as soon as the last
-    node's starts exceed `deadline` (times only grow from sweep to sweep). `start`: the schedule of
-    the same graph with FIFOs at least as deep, a lower bound to start the sweeps from. Where a
-    producer and its consumer hold each other up word by word the sweeps settle a few words at a
-    time; `max_sweeps` gives up there (None is returned, as for a deadlock).
+    The schedule is the least solution of those max-plus constraints, found by sweeping the nodes
+    forward and backward until nothing moves; a sweep recomputes only the nodes next to one that
+    moved (the first sweep, with no read seen yet, is the unbounded schedule). Returns None on a
+    deadlock (no finite solution: the sweeps never settle), or as soon as the last node's starts
+    exceed `deadline` (times only grow from sweep to sweep). `start`: the schedule of the same graph
+    with FIFOs at least as deep, a lower bound to start from; `touched`: the nodes whose FIFOs are
+    shallower than there (default: all). Where a producer and its consumer hold each other up word
+    by word the sweeps settle a few words at a time; after `max_sweeps` None is returned, as for a
+    deadlock.
     """
     source = Node("input", (), (np.ones(input_words, bool),))
     order = [source] + list(nodes)
     out_of, into = {(e[0], e[1]): e for e in edges}, {(e[2], e[3]): e for e in edges}
     idx = {n.name: {} for n in order}  # per node, per edge: which of its iterations write / read it
+    neighbours = {n.name: set() for n in order}
+    for e in edges:
+        neighbours[e[0]].add(e[2])
+        neighbours[e[2]].add(e[0])
     for n in order:
         for port, reads in enumerate(n.reads):
             idx[n.name][into[(n.name, port)]] = np.flatnonzero(np.tile(reads, frames))
@@ -231,12 +238,19 @@ def run_blocking(nodes: list[Node], edges: list[Edge], depths: dict[Edge, int], 
                 idx[n.name][out_of[(n.name, port)]] = np.flatnonzero(np.tile(writes, frames))
     none = np.iinfo(np.int64).min // 2
     k = {n.name: np.arange(n.iterations * frames, dtype=np.int64) for n in order}
-    start = dict(start) if start else {n.name: np.full(len(k[n.name]), none, dtype=np.int64) for n in order}
+    if start is None:
+        start, dirty = {n.name: np.full(len(k[n.name]), none, dtype=np.int64) for n in order}, {n.name for n in order}
+    else:
+        start, dirty = dict(start), set(touched) if touched is not None else {n.name for n in order}
     offered = (np.arange(frames)[:, None] * period + np.arange(input_words)[None, :]).reshape(-1)
     bound = frames * period + frames * sum(n.iterations for n in order) + 1  # every stalled cycle, one of them moves
     for sweep in range(max_sweeps or bound):
-        moved = False
+        if not dirty:
+            return start
         for n in (order if sweep % 2 == 0 else order[::-1]):  # forward, then backward: backpressure in one sweep
+            if n.name not in dirty:
+                continue
+            dirty.discard(n.name)
             ready = offered.copy() if n is source else np.full(len(k[n.name]), none, dtype=np.int64)
             for port in range(len(n.reads)):
                 e = into[(n.name, port)]
@@ -250,20 +264,19 @@ def run_blocking(nodes: list[Node], edges: list[Edge], depths: dict[Edge, int], 
                 if len(mine) > d:
                     ready[mine[d:]] = np.maximum(ready[mine[d:]], start[e[2]][theirs[:-d]] + 1)
             new = k[n.name] + np.maximum.accumulate(ready - k[n.name])
-            if not np.array_equal(new, start[n.name]):
-                moved = True
-                start[n.name] = new
+            if np.array_equal(new, start[n.name]):
+                continue
+            start[n.name] = new
+            dirty |= neighbours[n.name]
             if new[-1] > bound:
                 return None
-        last = start[order[-1].name]
-        if deadline is not None and (last > deadline).any():
-            return None
-        if not moved:
-            return start
+            if n is order[-1] and deadline is not None and (new > deadline).any():
+                return None
     return None
 
 
 SHRINK_FRAMES = 4
+SHRINK_MAX_ITERATIONS = 5_000_000  # loop iterations per frame (all layers) up to which shrink_fifos runs: ~15 s
 SHRINK_SWEEPS = 64  # a depth whose schedule has not settled by then is kept deeper (a cost, never an error)
 
 
@@ -299,7 +312,8 @@ def shrink_streams(nodes: list[Node], edges: list[Edge], depths: dict[Edge, int]
             mid = (lo + hi) // 2
             trial = {**current, e: levels[mid]}
             found = _dma_waits(schedule, e, by_name[e[2]], levels[mid], input_words, period, frames) if e[0] == "input" else None
-            found = found or run_blocking(nodes, edges, trial, input_words, period, frames, deadline, schedule, SHRINK_SWEEPS)
+            found = found or run_blocking(nodes, edges, trial, input_words, period, frames, deadline, schedule, SHRINK_SWEEPS,
+                                          touched={e[0]})
             if found is None:
                 lo = mid + 1
             else:
@@ -335,6 +349,11 @@ def _dma_waits(schedule: dict, e: Edge, consumer: Node, depth: int, input_words:
     k = np.arange(len(ready))
     sent = k + np.maximum.accumulate(ready - k)
     return {**schedule, "input": sent} if (sent + 1 <= reads).all() else None
+
+
+def shrinkable(graph: DataflowGraph) -> bool:
+    """Whether shrink_fifos takes seconds, not minutes: its cost grows with the iterations it simulates."""
+    return sum(cycles(layer) for layer in graph.layers) <= SHRINK_MAX_ITERATIONS
 
 
 def shrink_fifos(graph: DataflowGraph, input_words: int, period: int | None = None) -> dict[str, int]:

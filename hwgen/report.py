@@ -37,7 +37,8 @@ def summary_text(b) -> str:
     f, nb = e["fifos"], e["fifos_never_blocking"]
     depth, nb_depth = sum(e["fifo_depths"].values()), sum(e["fifo_depths_never_blocking"].values())
     how = (f"shallow: the output on the same cycles as with never-blocking FIFOs of {nb_depth:,} words, "
-           f"{nb['LUT']:,.0f} LUT, {nb['BRAM36']:.1f} BRAM36" if e["fifo_sizing"] == "shallow" else "never-blocking: no producer ever waits")
+           f"{nb['LUT']:,.0f} LUT, {nb['BRAM36']:.1f} BRAM36" if e["fifo_sizing"] == "shallow"
+           else e.get("fifo_note") or "never-blocking: no producer ever waits")
     lines.append(f"FIFOs:    {len(e['fifo_depths'])} streams, {depth:,} words, {f['LUT']:,.0f} LUT, {f['BRAM36']:.1f} BRAM36 ({how})")
     v = b.verification
     ic, q = v["ir_vs_csim"], v["qonnx_vs_csim"]

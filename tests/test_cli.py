@@ -158,6 +158,20 @@ def test_build_bad_fifo_depths(tmp_path):
     assert BuildConfig(fifo_depths="never-blocking").fifo_depths is FifoDepths.NEVER_BLOCKING
 
 
+def test_a_design_too_slow_to_shrink_keeps_never_blocking_fifos(tmp_path, monkeypatch):
+    """Shrinking simulates every loop iteration of a few frames: past hwgen.fifo.SHRINK_MAX_ITERATIONS a
+    frame (here lowered to 1) the build keeps the never-blocking depths and says why."""
+    import hwgen
+    import hwgen.fifo
+
+    monkeypatch.setattr(hwgen.fifo, "SHRINK_MAX_ITERATIONS", 1)
+    b = hwgen.build(out_dir=tmp_path / "b", verify_frames=5, synthesize=False)
+    e = b.estimates
+    assert e["fifo_sizing"] == "never-blocking" and e["fifo_depths"] == e["fifo_depths_never_blocking"]
+    assert e["fifo_note"].startswith("kept never-blocking: the layers' loops run 40 iterations a frame, more than the 1 ")
+    assert f"({e['fifo_note']})" in hwgen.report.summary_text(b)
+
+
 @pytest.mark.parametrize("command", [[], ["build"], ["csim"], ["boards"]], ids=["top", "build", "csim", "boards"])
 def test_help(tmp_path, command):
     result = hwgen_cli(*command, "--help", cwd=tmp_path)
