@@ -111,7 +111,7 @@ def estimate(graph, board, clock_mhz) -> dict:
     t0 = time.perf_counter()
     depths = size_fifos(graph, words)
     t1 = time.perf_counter()
-    shallow = shrink_fifos(graph, words)
+    shallow = shrink_fifos(graph, words, sized=depths)
     t2 = time.perf_counter()
     fifos = {"never_blocking": {"words": sum(depths.values()), **fifo_resources(graph, depths).as_dict(), "seconds": t1 - t0},
              "shallow": {"words": sum(shallow.values()), **fifo_resources(graph, shallow).as_dict(), "seconds": t2 - t1}}

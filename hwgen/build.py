@@ -158,7 +158,8 @@ def step_fifo(b: Build) -> None:
         b.fifo_note = (f"kept never-blocking: the layers' loops run {sum(cycles(l) for l in b.graph.layers):,} iterations "
                        f"a frame, more than the {SHRINK_MAX_ITERATIONS:,} that shrinking simulates in seconds")
         b.notes.append(f"FIFOs {b.fifo_note}")
-    b.fifo_depths = shrink_fifos(b.graph, words) if b.fifo_sizing is FifoDepths.SHALLOW else dict(b.never_blocking_depths)
+    b.fifo_depths = (shrink_fifos(b.graph, words, sized=b.never_blocking_depths) if b.fifo_sizing is FifoDepths.SHALLOW
+                     else dict(b.never_blocking_depths))
     _write_json(b.out_dir / "model" / "fifo_depths.json", b.fifo_depths)
 
 

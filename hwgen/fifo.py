@@ -146,7 +146,7 @@ def size_streams(nodes: list[Node], edges: list[Edge], input_words: int, period:
     period and no deadlock, also where branches of different latency meet.
     """
     period = period or max([n.iterations for n in nodes] + [input_words])
-    arrival_of = {("input", 0): (np.arange(frames)[:, None] * period + np.arange(input_words)[None, :]).reshape(-1)}
+    arrival_of = {("input", 0): _offered(input_words, period, frames)}
     feeds = {(e[2], e[3]): e for e in edges}
     depths = {}
     for node in nodes:
@@ -201,78 +201,106 @@ def size_fifos(graph: DataflowGraph, input_words: int, period: int | None = None
 # producers have slack (every layer but the bottleneck idles part of each period), so they can be
 # made to wait on a shallower FIFO without the output moving by a cycle.
 
-def run_blocking(nodes: list[Node], edges: list[Edge], depths: dict[Edge, int], input_words: int, period: int,
-                 frames: int = SIMULATED_FRAMES, deadline: np.ndarray | None = None,
-                 start: dict[str, np.ndarray] | None = None, max_sweeps: int | None = None,
-                 touched: set[str] | None = None) -> dict[str, np.ndarray] | None:
-    """Start cycle of every iteration of every node (and of every word the DMA sends, "input") with
-    blocking FIFOs of `depths`: iteration k starts at the earliest cycle after iteration k-1 where
-    every word it reads was written in an earlier cycle and every FIFO it writes has room, i.e. the
-    word `depth` places ahead was read in an earlier cycle (a full pipeline stall, as HLS's blocking
+class BlockingModel:
+    """A streaming graph with blocking FIFOs, its per-iteration bookkeeping set up once (run it for
+    many depth settings: shrink_streams does).
+
+    run(depths) gives the start cycle of every iteration of every node (and of every word the DMA
+    sends, "input"): iteration k starts at the earliest cycle after iteration k-1 where every word
+    it reads was written in an earlier cycle and every FIFO it writes has room, i.e. the word
+    `depth` places ahead was read in an earlier cycle (a full pipeline stall, as HLS's blocking
     stream writes do). The DMA offers word i of frame f from cycle f * period + i; writes to a port
     without an edge (the output) never block.
-
-    The schedule is the least solution of those max-plus constraints, found by sweeping the nodes
-    forward and backward until nothing moves; a sweep recomputes only the nodes next to one that
-    moved (the first sweep, with no read seen yet, is the unbounded schedule). Returns None on a
-    deadlock (no finite solution: the sweeps never settle), or as soon as the last node's starts
-    exceed `deadline` (times only grow from sweep to sweep). `start`: the schedule of the same graph
-    with FIFOs at least as deep, a lower bound to start from; `touched`: the nodes whose FIFOs are
-    shallower than there (default: all). Where a producer and its consumer hold each other up word
-    by word the sweeps settle a few words at a time; after `max_sweeps` None is returned, as for a
-    deadlock.
     """
-    source = Node("input", (), (np.ones(input_words, bool),))
-    order = [source] + list(nodes)
-    out_of, into = {(e[0], e[1]): e for e in edges}, {(e[2], e[3]): e for e in edges}
-    idx = {n.name: {} for n in order}  # per node, per edge: which of its iterations write / read it
-    neighbours = {n.name: set() for n in order}
-    for e in edges:
-        neighbours[e[0]].add(e[2])
-        neighbours[e[2]].add(e[0])
-    for n in order:
-        for port, reads in enumerate(n.reads):
-            idx[n.name][into[(n.name, port)]] = np.flatnonzero(np.tile(reads, frames))
-        for port, writes in enumerate(n.writes):
-            if (n.name, port) in out_of:
-                idx[n.name][out_of[(n.name, port)]] = np.flatnonzero(np.tile(writes, frames))
-    none = np.iinfo(np.int64).min // 2
-    k = {n.name: np.arange(n.iterations * frames, dtype=np.int64) for n in order}
-    if start is None:
-        start, dirty = {n.name: np.full(len(k[n.name]), none, dtype=np.int64) for n in order}, {n.name for n in order}
-    else:
-        start, dirty = dict(start), set(touched) if touched is not None else {n.name for n in order}
-    offered = (np.arange(frames)[:, None] * period + np.arange(input_words)[None, :]).reshape(-1)
-    bound = frames * period + frames * sum(n.iterations for n in order) + 1  # every stalled cycle, one of them moves
-    for sweep in range(max_sweeps or bound):
-        if not dirty:
-            return start
-        for n in (order if sweep % 2 == 0 else order[::-1]):  # forward, then backward: backpressure in one sweep
-            if n.name not in dirty:
-                continue
-            dirty.discard(n.name)
-            ready = offered.copy() if n is source else np.full(len(k[n.name]), none, dtype=np.int64)
-            for port in range(len(n.reads)):
-                e = into[(n.name, port)]
-                mine, theirs = idx[n.name][e], idx[e[0]][e]
-                ready[mine] = np.maximum(ready[mine], start[e[0]][theirs] + 1)
-            for port in range(len(n.writes)):
-                e = out_of.get((n.name, port))
-                if e is None:
+
+    def __init__(self, nodes: list[Node], edges: list[Edge], input_words: int, period: int, frames: int = SIMULATED_FRAMES):
+        source = Node("input", (), (np.ones(input_words, bool),))
+        self.order = [source] + list(nodes)
+        self.out_of, self.into = {(e[0], e[1]): e for e in edges}, {(e[2], e[3]): e for e in edges}
+        self.idx = {n.name: {} for n in self.order}  # per node, per edge: which of its iterations write / read it
+        self.neighbours = {n.name: set() for n in self.order}
+        for e in edges:
+            self.neighbours[e[0]].add(e[2])
+            self.neighbours[e[2]].add(e[0])
+        for n in self.order:
+            for port, reads in enumerate(n.reads):
+                self.idx[n.name][self.into[(n.name, port)]] = np.flatnonzero(np.tile(reads, frames))
+            for port, writes in enumerate(n.writes):
+                if (n.name, port) in self.out_of:
+                    self.idx[n.name][self.out_of[(n.name, port)]] = np.flatnonzero(np.tile(writes, frames))
+        self.k = {n.name: np.arange(n.iterations * frames, dtype=np.int64) for n in self.order}
+        self.offered = _offered(input_words, period, frames)
+        self.bound = frames * period + frames * sum(n.iterations for n in self.order) + 1  # every stalled cycle, one of them moves
+
+    def run(self, depths: dict[Edge, int], deadline: np.ndarray | None = None, start: dict[str, np.ndarray] | None = None,
+            max_sweeps: int | None = None, touched: set[str] | None = None) -> dict[str, np.ndarray] | None:
+        """The schedule with FIFOs of `depths`: the least solution of the constraints above, found by
+        sweeping the nodes forward and backward until nothing moves; a sweep recomputes only the
+        nodes next to one that moved (the first sweep, with no read seen yet, is the unbounded
+        schedule). Returns None on a deadlock (no finite solution: the sweeps never settle), or as
+        soon as the last node's starts exceed `deadline` (times only grow from sweep to sweep).
+        `start`: the schedule with FIFOs at least as deep, a lower bound to start from; `touched`:
+        the nodes whose FIFOs are shallower than there (default: all). Where a producer and its
+        consumer hold each other up word by word the sweeps settle a few words at a time; after
+        `max_sweeps` None is returned, as for a deadlock."""
+        order, k, idx = self.order, self.k, self.idx
+        none = np.iinfo(np.int64).min // 2
+        if start is None:
+            start, dirty = {n.name: np.full(len(k[n.name]), none, dtype=np.int64) for n in order}, {n.name for n in order}
+        else:
+            start, dirty = dict(start), set(touched) if touched is not None else {n.name for n in order}
+        for sweep in range(max_sweeps or self.bound):
+            if not dirty:
+                return start
+            for n in (order if sweep % 2 == 0 else order[::-1]):  # forward, then backward: backpressure in one sweep
+                if n.name not in dirty:
                     continue
-                d, mine, theirs = depths[e], idx[n.name][e], idx[e[2]][e]
-                if len(mine) > d:
-                    ready[mine[d:]] = np.maximum(ready[mine[d:]], start[e[2]][theirs[:-d]] + 1)
-            new = k[n.name] + np.maximum.accumulate(ready - k[n.name])
-            if np.array_equal(new, start[n.name]):
-                continue
-            start[n.name] = new
-            dirty |= neighbours[n.name]
-            if new[-1] > bound:
-                return None
-            if n is order[-1] and deadline is not None and (new > deadline).any():
-                return None
-    return None
+                dirty.discard(n.name)
+                ready = self.offered.copy() if n is order[0] else np.full(len(k[n.name]), none, dtype=np.int64)
+                for port in range(len(n.reads)):
+                    e = self.into[(n.name, port)]
+                    mine, theirs = idx[n.name][e], idx[e[0]][e]
+                    ready[mine] = np.maximum(ready[mine], start[e[0]][theirs] + 1)
+                for port in range(len(n.writes)):
+                    e = self.out_of.get((n.name, port))
+                    if e is None:
+                        continue
+                    d, mine, theirs = depths[e], idx[n.name][e], idx[e[2]][e]
+                    if len(mine) > d:
+                        ready[mine[d:]] = np.maximum(ready[mine[d:]], start[e[2]][theirs[:-d]] + 1)
+                new = k[n.name] + np.maximum.accumulate(ready - k[n.name])
+                if np.array_equal(new, start[n.name]):
+                    continue
+                start[n.name] = new
+                dirty |= self.neighbours[n.name]
+                if new[-1] > self.bound:
+                    return None
+                if n is order[-1] and deadline is not None and (new > deadline).any():
+                    return None
+        return None
+
+    def dma_waits(self, schedule: dict, depth: int) -> dict | None:
+        """`schedule` with the DMA's FIFO `depth` deep, if its consumer still gets every word by the
+        cycle it reads it there (then nothing but the DMA moves); else None. The DMA has nothing
+        upstream, so this is exact without run's sweeps: word j leaves at the earliest cycle after
+        word j-1 that it is offered and word j-depth has been read."""
+        e = self.out_of[("input", 0)]
+        reads = schedule[e[2]][self.idx[e[2]][e]]
+        ready = self.offered.copy()
+        ready[depth:] = np.maximum(ready[depth:], reads[:-depth] + 1)
+        sent = self.k["input"] + np.maximum.accumulate(ready - self.k["input"])
+        return {**schedule, "input": sent} if (sent + 1 <= reads).all() else None
+
+
+def run_blocking(nodes: list[Node], edges: list[Edge], depths: dict[Edge, int], input_words: int, period: int,
+                 frames: int = SIMULATED_FRAMES, **options) -> dict[str, np.ndarray] | None:
+    """BlockingModel(nodes, edges, input_words, period, frames).run(depths, **options)."""
+    return BlockingModel(nodes, edges, input_words, period, frames).run(depths, **options)
+
+
+def _offered(input_words: int, period: int, frames: int) -> np.ndarray:
+    """The cycle from which the DMA offers each word: word i of frame f at f * period + i."""
+    return (np.arange(frames)[:, None] * period + np.arange(input_words)[None, :]).reshape(-1)
 
 
 SHRINK_FRAMES = 4
@@ -300,20 +328,20 @@ def shrink_streams(nodes: list[Node], edges: list[Edge], depths: dict[Edge, int]
         return (r.BRAM18, r.URAM, r.LUT, r.FF)
 
     period = period or max([n.iterations for n in nodes] + [input_words])
-    schedule = run_blocking(nodes, edges, depths, input_words, period, frames)
+    model = BlockingModel(nodes, edges, input_words, period, frames)
+    schedule = model.run(depths)
     if schedule is None:
         raise ValueError("the given depths deadlock the graph: size them with size_streams first")
     deadline = schedule[nodes[-1].name]
-    current, by_name = dict(depths), {n.name: n for n in nodes}
+    current = dict(depths)
     for e in sorted(edges, key=lambda e: cost(e, depths[e]), reverse=True):
         levels = _cost_levels(lambda d: cost(e, d), depths[e])
         lo, hi = 0, len(levels) - 1  # levels[hi] (the never-blocking depth) is known to work
         while lo < hi:
             mid = (lo + hi) // 2
             trial = {**current, e: levels[mid]}
-            found = _dma_waits(schedule, e, by_name[e[2]], levels[mid], input_words, period, frames) if e[0] == "input" else None
-            found = found or run_blocking(nodes, edges, trial, input_words, period, frames, deadline, schedule, SHRINK_SWEEPS,
-                                          touched={e[0]})
+            found = model.dma_waits(schedule, levels[mid]) if e[0] == "input" else None
+            found = found or model.run(trial, deadline, schedule, SHRINK_SWEEPS, touched={e[0]})
             if found is None:
                 lo = mid + 1
             else:
@@ -338,29 +366,19 @@ def _cost_levels(cost, top: int) -> list[int]:
     return levels
 
 
-def _dma_waits(schedule: dict, e: Edge, consumer: Node, depth: int, input_words: int, period: int, frames: int) -> dict | None:
-    """The schedule with the DMA's FIFO `e` `depth` deep, if its consumer still gets every word by
-    the cycle it reads it in `schedule` (then nothing but the DMA moves); else None. The DMA has
-    nothing upstream, so this is exact without run_blocking's sweeps: word j leaves at the earliest
-    cycle after word j-1 that it is offered and word j-depth has been read."""
-    reads = schedule[consumer.name][np.flatnonzero(np.tile(consumer.reads[e[3]], frames))]
-    ready = (np.arange(frames)[:, None] * period + np.arange(input_words)[None, :]).reshape(-1)
-    ready[depth:] = np.maximum(ready[depth:], reads[:-depth] + 1)
-    k = np.arange(len(ready))
-    sent = k + np.maximum.accumulate(ready - k)
-    return {**schedule, "input": sent} if (sent + 1 <= reads).all() else None
-
-
 def shrinkable(graph: DataflowGraph) -> bool:
     """Whether shrink_fifos takes seconds, not minutes: its cost grows with the iterations it simulates."""
     return sum(cycles(layer) for layer in graph.layers) <= SHRINK_MAX_ITERATIONS
 
 
-def shrink_fifos(graph: DataflowGraph, input_words: int, period: int | None = None) -> dict[str, int]:
-    """size_fifos' depths made as shallow as they can be without moving the output by a cycle."""
+def shrink_fifos(graph: DataflowGraph, input_words: int, period: int | None = None,
+                 sized: dict[str, int] | None = None) -> dict[str, int]:
+    """size_fifos' depths (`sized`, when already computed) made as shallow as they can be without
+    moving the output by a cycle."""
+    from hwgen.estimate.primitives import stream_widths
+
     nodes, edges = chain_streams(graph)
-    sized = size_fifos(graph, input_words, period)
-    width = {"input": graph.layers[0].in_elems * graph.layers[0].in_dtype.bits}
-    width |= {layer.name: layer.out_elems * layer.out_dtype.bits for layer in graph.layers}
+    sized = sized or size_fifos(graph, input_words, period)
+    width = stream_widths(graph)
     depths = shrink_streams(nodes, edges, {e: sized[e[0]] for e in edges}, {e: width[e[0]] for e in edges}, input_words, period)
     return {e[0]: d for e, d in depths.items()} | {graph.layers[-1].name: sized[graph.layers[-1].name]}

@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 from functools import singledispatch
 
-from hwgen.estimate.primitives import Resources, bram18_blocks, line_buffer_shape, memory_kind, uses_dsp, weight_memory
+from hwgen.estimate.primitives import (Resources, bram18_blocks, line_buffer_shape, memory_kind, stream_widths, uses_dsp,
+                                      weight_memory)
 from hwgen.ir.layers import DWC, MVAU, SWG, MaxPool, RamStyle, Thresholding
 
 
@@ -136,8 +137,6 @@ def finn_total(graph, fifo_depths: dict[str, int] | None = None) -> Resources:
     for layer in graph.layers:
         total = total + finn_resources(layer)
     if fifo_depths is not None:
-        first = graph.layers[0]
-        total = total + finn_fifo(first.in_elems * first.in_dtype.bits, fifo_depths.get("input", 2))
-        for layer in graph.layers:
-            total = total + finn_fifo(layer.out_elems * layer.out_dtype.bits, fifo_depths.get(layer.name, 2))
+        for stream, width in stream_widths(graph).items():
+            total = total + finn_fifo(width, fifo_depths.get(stream, 2))
     return total

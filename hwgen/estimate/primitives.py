@@ -107,3 +107,9 @@ def line_buffer_shape(layer: SWG | MaxPool) -> tuple[int, int]:
     """(width, depth) of the sliding-window kernels' line buffer: k_h + stride_h input rows of C/word words (swg.hpp)."""
     word = layer.in_elems
     return word * layer.dtype.bits, (layer.k_h + layer.stride_h) * layer.ifm_w * (layer.channels // word)
+
+
+def stream_widths(graph) -> dict[str, int]:
+    """Bits per word of a chain's streams: the DMA's ("input") and the one each layer writes (by its name)."""
+    first = graph.layers[0]
+    return {"input": first.in_elems * first.in_dtype.bits} | {l.name: l.out_elems * l.out_dtype.bits for l in graph.layers}

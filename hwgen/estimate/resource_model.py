@@ -14,7 +14,7 @@ from functools import singledispatch
 
 from hwgen.estimate.finn import finn_resources
 from hwgen.estimate.primitives import (LUTRAM_MAX_BITS, LUTRAM_MAX_DEPTH, Resources, bram18_blocks, line_buffer_shape, memory,
-                                      memory_kind, uses_dsp, weight_memory)
+                                      memory_kind, stream_widths, uses_dsp, weight_memory)
 from hwgen.ir.layers import DWC, MVAU, SWG, MaxPool, RamStyle, Thresholding
 
 __all__ = ["LUTRAM_MAX_BITS", "LUTRAM_MAX_DEPTH", "Resources", "SHELL", "bram18_blocks", "fifo", "implementation", "line_buffer", "memory",
@@ -127,10 +127,9 @@ SHELL = Resources(LUT=4000, FF=5500, BRAM18=4, URAM=0, DSP=0)
 def fifo_resources(graph, fifo_depths: dict[str, int] | None = None) -> Resources:
     """The FIFOs of a chain: the DMA's ("input") and the one each layer writes, by `fifo_depths` (default 2)."""
     depths = fifo_depths or {}
-    first = graph.layers[0]
-    total = fifo(first.in_elems * first.in_dtype.bits, depths.get("input", 2))
-    for layer in graph.layers:  # the stream each layer writes
-        total = total + fifo(layer.out_elems * layer.out_dtype.bits, depths.get(layer.name, 2))
+    total = Resources()
+    for stream, width in stream_widths(graph).items():
+        total = total + fifo(width, depths.get(stream, 2))
     return total
 
 
