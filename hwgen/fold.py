@@ -66,7 +66,7 @@ def apply_folding(graph: DataflowGraph, folding: dict, source: str = "folding") 
         if entry is not None:
             layer = _refold(layer, entry, source)
         layers.append(layer)
-    folded = DataflowGraph(layers=layers, input=graph.input, output=graph.output, model_name=graph.model_name, notes=graph.notes)
+    folded = graph.with_layers(layers)
     return insert_dwcs(folded)
 
 
@@ -189,9 +189,9 @@ def _cost_of(layer, prices: Prices) -> float:
     return r.LUT * prices.LUT + r.BRAM36 * prices.BRAM36 + r.DSP * prices.DSP
 
 
-def _cost(layer, board, prices: Prices | None = None) -> float:
-    """A layer's price: by default the sum of its fractions of the board's LUT, BRAM and DSP."""
-    return _cost_of(layer, prices or Prices.of(board))
+def _cost(layer, board) -> float:
+    """A layer's price at the board's own prices: the sum of its fractions of its LUT, BRAM and DSP."""
+    return _cost_of(layer, Prices.of(board))
 
 
 MAX_PORT_BITS = 1024  # the widest AXI-stream word the accelerator's ports (and AXI DMA) take
@@ -242,7 +242,7 @@ def fold_to_cycles(graph: DataflowGraph, max_cycles: int, board, prices: Prices 
                    and _port_ok(c, i == 0, i == n - 1)]
         if options:
             layers[i] = min(options, key=lambda c: (_cost_of(c, prices), _cycles_of(c)))
-    folded = DataflowGraph(layers=layers, input=graph.input, output=graph.output, model_name=graph.model_name, notes=graph.notes)
+    folded = graph.with_layers(layers)
     return insert_dwcs(folded)
 
 
@@ -305,7 +305,7 @@ def _rebalance(graph: DataflowGraph, board) -> DataflowGraph | None:
         changed = True
     if not changed:
         return None
-    return DataflowGraph(layers=layers, input=graph.input, output=graph.output, model_name=graph.model_name, notes=graph.notes)
+    return graph.with_layers(layers)
 
 
 def fits(graph: DataflowGraph, board) -> tuple[bool, dict]:

@@ -13,7 +13,7 @@ from functools import singledispatch
 import numpy as np
 
 from hwgen.datatypes import DataType, Kind
-from hwgen.estimate.resource_model import memory_kind, uses_dsp, weight_memory
+from hwgen.estimate.primitives import STORAGE_IMPL, memory_kind, uses_dsp, weight_memory
 from hwgen.ir.layers import DWC, MVAU, SWG, MaxPool, RamStyle, Thresholding
 
 
@@ -31,17 +31,13 @@ def c_array(values: np.ndarray) -> str:
     return "{" + sep.join(c_array(v) for v in values) + "}"
 
 
-# Vitis HLS BIND_STORAGE implementations of the memories the resource model counts
-_STORAGE_IMPL = {RamStyle.BLOCK: "bram", RamStyle.DISTRIBUTED: "lutram"}
-
-
 def _param(name: str, dtype: DataType, values: np.ndarray, comment: str, partition: tuple[int, ...], reshape: tuple[int, ...],
            memory: RamStyle | None = None) -> dict:
     """A constant table; `memory`: the (resolved) memory it is bound to, None for no binding."""
     codes = dtype.encode(values).astype(np.int64) if dtype.kind is Kind.BIPOLAR else values
     return {"name": name, "type": storage(dtype), "dims": "".join(f"[{d}]" for d in values.shape),
             "init": c_array(codes), "comment": comment, "partition": partition, "reshape": reshape,
-            "storage": None if memory is None else _STORAGE_IMPL[memory]}
+            "storage": None if memory is None else STORAGE_IMPL[memory]}  # the memory the resource model counted
 
 
 def _out_min_code(dtype: DataType, out_min: int) -> int:

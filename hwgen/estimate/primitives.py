@@ -12,6 +12,8 @@ from hwgen.ir.layers import MVAU, SWG, MaxPool, RamStyle, ResType
 
 LUTRAM_MAX_DEPTH = 64  # by default, shallower memories go to distributed RAM (one LUT6 holds 64 x 1 bit)
 LUTRAM_MAX_BITS = 4096  # and so do tiny ones, however deep (BRAM would be mostly empty)
+# each resolved memory by Vitis HLS's BIND_STORAGE name (impl = ...), also how tables show it
+STORAGE_IMPL = {RamStyle.BLOCK: "bram", RamStyle.DISTRIBUTED: "lutram"}
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ import math
 from functools import singledispatch
 
 from hwgen.estimate.finn import finn_resources
-from hwgen.estimate.primitives import (LUTRAM_MAX_BITS, LUTRAM_MAX_DEPTH, Resources, bram18_blocks, line_buffer_shape, memory,
-                                      memory_kind, stream_widths, uses_dsp, weight_memory)
-from hwgen.ir.layers import DWC, MVAU, SWG, MaxPool, RamStyle, Thresholding
+from hwgen.estimate.primitives import (LUTRAM_MAX_BITS, LUTRAM_MAX_DEPTH, STORAGE_IMPL, Resources, bram18_blocks, line_buffer_shape,
+                                      memory, memory_kind, stream_widths, uses_dsp, weight_memory)
+from hwgen.ir.layers import DWC, MVAU, SWG, MaxPool, Thresholding
 
 __all__ = ["LUTRAM_MAX_BITS", "LUTRAM_MAX_DEPTH", "Resources", "SHELL", "bram18_blocks", "fifo", "implementation", "line_buffer", "memory",
            "memory_kind", "resources", "total_resources", "uses_dsp", "weight_memory"]
@@ -106,7 +106,7 @@ def implementation(layer) -> str:
     ("bram/lut", "lutram/dsp"); "-" for other layers."""
     if not isinstance(layer, MVAU):
         return "-"
-    memory = {RamStyle.BLOCK: "bram", RamStyle.DISTRIBUTED: "lutram"}[memory_kind(*weight_memory(layer), layer.ram_style)]
+    memory = STORAGE_IMPL[memory_kind(*weight_memory(layer), layer.ram_style)]
     return f"{memory}/{'dsp' if uses_dsp(layer) else 'lut'}"
 
 

@@ -49,6 +49,10 @@ class DataflowGraph:
                 return layer
         raise KeyError(f"no layer named {name!r}; layers are {', '.join(l.name for l in self.layers)}")
 
+    def with_layers(self, layers: list[Layer]) -> "DataflowGraph":
+        """The same graph (input, output, name, notes) with other layers."""
+        return DataflowGraph(layers=list(layers), input=self.input, output=self.output, model_name=self.model_name, notes=self.notes)
+
     @property
     def foldable(self) -> list[Layer]:
         return [l for l in self.layers if isinstance(l, FOLDABLE_KINDS)]

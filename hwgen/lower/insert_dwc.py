@@ -21,4 +21,4 @@ def insert_dwcs(graph: DataflowGraph) -> DataflowGraph:
                 out.append(DWC(name=f"DWC_{count}", elems=prev.frame_out, in_elems=i, out_elems=o, dtype=prev.out_dtype))
                 count += 1
         out.append(layer)
-    return DataflowGraph(layers=out, input=graph.input, output=graph.output, model_name=graph.model_name, notes=graph.notes)
+    return graph.with_layers(out)
