@@ -226,9 +226,9 @@ def step_estimate(b: Build) -> None:
     from hwgen.estimate.resource_model import SHELL, fifo_resources, implementation
     from hwgen.ir.layers import MVAU
 
-    port = b.board.dma_port_bits
-    io = {"DMA in": io_cycles(b.design["input"].words * b.design["input"].word_bytes, port),
-          "DMA out": io_cycles(b.design["output"].words * b.design["output"].word_bytes, port)}
+    port = b.board.dma_port_bits  # the DMA's memory side (vivado/bd.tcl)
+    io = {"DMA in": io_cycles(b.design["input"].words, b.design["input"].bus, port),
+          "DMA out": io_cycles(b.design["output"].words, b.design["output"].bus, port)}
     t = throughput(b.graph, b.clock_mhz, io)
     total = total_resources(b.graph, b.fifo_depths)
     layers = []
