@@ -324,21 +324,35 @@ def fits(graph: DataflowGraph, board) -> tuple[bool, dict]:
     return all(v <= cap for v in usage.values()), usage
 
 
+def dma_floor(graph: DataflowGraph, board) -> int:
+    """The fewest cycles per frame the AXI DMA takes over every folding (io_cycles of the input through
+    the first layer's word, of the output through the last's, each at its best allowed width)."""
+    from hwgen.codegen.render import bus_width
+
+    def best(layer, elems: int, bits: int, side: str) -> int:
+        options = _candidates(layer) if isinstance(layer, FOLDABLE_KINDS) else [layer]
+        per_word = {getattr(c, side) for c in options if getattr(c, side) * bits <= MAX_PORT_BITS} or {getattr(layer, side)}
+        return min(io_cycles(elems // n, bus_width(n * bits), board.dma_port_bits) for n in per_word)
+
+    return max(best(graph.layers[0], graph.input.elems, graph.input.dtype.bits, "in_elems"),
+               best(graph.layers[-1], graph.output.elems, graph.output.dtype.bits, "out_elems"))
+
+
 def auto_fold(graph: DataflowGraph, board, clock_mhz: float, target_fps: float | None = None) -> DataflowGraph:
     """With a target: the cheapest folding reaching `target_fps`. Without: the fastest that fits the board.
 
     Raises HwgenError with a per-layer table when the target cannot be met or nothing fits.
     """
     foldable = graph.foldable
-    # the DMA moves at most one memory-port word per cycle: folding faster than that buys nothing
-    in_bytes = -(-graph.input.elems * graph.input.dtype.bits // 8)
-    out_bytes = -(-graph.output.elems * graph.output.dtype.bits // 8)
-    floor = max(io_cycles(in_bytes, board.dma_port_bits), io_cycles(out_bytes, board.dma_port_bits))
+    # the DMA moves one stream word and one memory-port beat a cycle: folding faster than that buys nothing
+    floor = dma_floor(graph, board)
     if target_fps is not None:
         budget = int(clock_mhz * 1e6 // target_fps)
         if budget < floor:
-            raise HwgenError(f"{target_fps:,.0f} frames/s is out of reach: the DMA moves {in_bytes} bytes in and {out_bytes} bytes out "
-                             f"per frame through {board.name}'s {board.dma_port_bits}-bit memory port, {floor} cycles per frame, "
+            raise HwgenError(f"{target_fps:,.0f} frames/s is out of reach: the AXI DMA needs at least {floor} cycles per frame to move "
+                             f"{graph.input.elems} x {graph.input.dtype} in and {graph.output.elems} x {graph.output.dtype} out through "
+                             f"{board.name}'s {board.dma_port_bits}-bit memory port (one stream word a cycle on the accelerator's side, "
+                             f"one {board.dma_port_bits}-bit beat a cycle on the memory side, at the best word width folding allows), "
                              f"at most {clock_mhz * 1e6 / floor:,.0f} frames/s at {clock_mhz:g} MHz",
                              hint="lower --target-fps or raise the clock")
         folded, _, ok, usage = fit_to_cycles(graph, budget, board)
