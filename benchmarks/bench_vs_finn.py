@@ -297,6 +297,11 @@ def report(name: str, hw: dict, finn: dict) -> None:
     for layer in hw["layers"]:
         if layer["not_carried"]:
             print(f"  {layer['name']}: hwgen fields not carried to FINN's config: {', '.join(layer['not_carried'])}")
+    folding = {l["name"]: l["folding"] for l in hw["layers"]}
+    for p in finn["pairs"]:
+        if "_rtl_" in p["finn"].get("mvau", "") and folding[p["hwgen"]].get("resType") != "dsp":
+            print(f"  {p['finn']['mvau']}: FINN's RTL MVAU computes on DSP slices only; hwgen's {p['hwgen']} products in "
+                  f"{folding[p['hwgen']]['resType']} are estimated by FINN as DSPs")
     for node, count in finn["xnor_thresholds_raised_to_0"].items():
         print(f"  {node}: {count} negative XNOR thresholds raised to 0 (FINN asserts >= 0; a popcount is never negative, "
               "so the network computes the same)")

@@ -84,7 +84,7 @@ def finn_units(model) -> list[dict]:
             ifm = list(attr("IFMDim")) if pad_name is None else ifm
             window = {"ifm": ifm, "channels": attr("IFMChannels"), "kernel": list(attr("ConvKernelDim")),
                       "stride": list(attr("Stride")), "pad": pad}
-            roles = {"window": node.name, **({"padding": pad_name} if pad_name else {})}
+            roles = {**({"padding": pad_name} if pad_name else {}), "window": node.name}  # in graph order
             pool = getCustomOp(nxt) if nxt is not None and nxt.op_type.startswith("Pool") else None
             if attr("depthwise") and pool is not None and pool.get_nodeattr("Function") == "MaxPool":
                 units.append({"kind": "MaxPool", "signature": window, "roles": {**roles, "pool": nxt.name}})
@@ -157,13 +157,13 @@ def clip_xnor_thresholds(model) -> dict[str, int]:
     return clipped
 
 
-def cut(model, keep_from: str, keep_to: str):
-    """The chain from node `keep_from` to node `keep_to`: its input and output become the graph's."""
+def cut(model, first_nodes, last_nodes):
+    """The chain from the first of `first_nodes` to the last of `last_nodes`: its input and output become the graph's."""
     from onnx import TensorProto, helper
     from qonnx.transformation.general import RemoveUnusedTensors
 
     names = [n.name for n in model.graph.node]
-    first, last = names.index(keep_from), names.index(keep_to)
+    first, last = min(map(names.index, first_nodes)), max(map(names.index, last_nodes))
     drop = [n for k, n in enumerate(model.graph.node) if k < first or k > last]
     new_in, new_out = model.graph.node[first].input[0], model.graph.node[last].output[0]
     in_shape, out_shape = model.get_tensor_shape(new_in), model.get_tensor_shape(new_out)
@@ -315,8 +315,7 @@ def run(req: dict) -> dict:
     out["hwgen_only"] = [layer["name"] for layer in hwgen_only]
     if not pairs:
         raise RuntimeError(f"no FINN node matches any hwgen layer by kind and shape; FINN's HW nodes: {', '.join(out['finn_nodes'])}")
-    first, last = pairs[0][1]["roles"], pairs[-1][1]["roles"]
-    model = cut(model, next(iter(first.values())), list(last.values())[-1])
+    model = cut(model, pairs[0][1]["roles"].values(), pairs[-1][1]["roles"].values())
     out["finn_nodes_estimated"] = [n.name for n in model.graph.node]
 
     t0 = time.perf_counter()
@@ -332,7 +331,7 @@ def run(req: dict) -> dict:
     hw_cfg = copy.copy(cfg)
     hw_cfg.folding_config_file = str(config_path)
     # FINN nodes with no hwgen counterpart in the middle of the chain get SetFolding's choice at hwgen's pace
-    hw_cfg.target_fps = 1e9 / req["clock_ns"] / req["hwgen_bottleneck_cycles"] if any(
+    hw_cfg.target_fps = round(1e9 / req["clock_ns"] / req["hwgen_bottleneck_cycles"]) if any(
         u["where"] == "middle" for u in finn_only) else None
     hw = copy.deepcopy(model)
     if hw_cfg.target_fps is not None:
