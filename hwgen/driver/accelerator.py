@@ -4,9 +4,12 @@
     acc = Accelerator("deploy/", backend="pynq")  # the bitstream on a PYNQ board
     y = acc.execute(x)                            # x as the original model takes it
 
-`execute` does on the host what the original model does around the hardware: quantize the
-input (float32, exactly as QONNX), pack it into AXI-stream words, run the accelerator (DMA or
-C-sim, same bytes), unpack, and apply the float ops after the last hardware layer.
+`execute` does on the host what the original model does around the hardware: pre-process and
+quantize the input (the model's float ops before its input quantizer, e.g. a normalization,
+then the quantizer: float32, exactly as QONNX), pack it into AXI-stream words, run the
+accelerator (DMA or C-sim, same bytes), unpack, and apply the float ops after the last hardware
+layer (scales and biases, then e.g. Softmax, ArgMax or TopK). accelerator.json lists these ops
+(input `pre_ops` and `quant`, output `ops` and `post_ops`; hwgen/driver/ops.py defines them).
 """
 
 from __future__ import annotations
@@ -53,7 +56,8 @@ class Accelerator:
 
     # -- the stages, usable one by one -------------------------------------------
     def quantize(self, x: np.ndarray) -> np.ndarray:
-        """Float input (N, *input shape[1:]) -> integer levels (N, elements), as QONNX computes them."""
+        """Float input (N, *input shape[1:]) -> integer levels (N, elements), as QONNX computes them:
+        the pre-processing ops, then the input quantizer, all in float32."""
         x = np.asarray(x, dtype=np.float32)
         shape = tuple(self.input["shape"][1:])
         if x.shape == tuple(self.input["shape"]) or x.shape[1:] == shape:
@@ -62,6 +66,7 @@ class Accelerator:
             x = x[None]
         else:
             raise ValueError(f"input must have shape (N, {', '.join(map(str, shape))}), not {x.shape}")
+        x = apply_ops(x, self.input.get("pre_ops", []), dtype=np.float32)
         levels = quant_int(x, self.input["quant"], dtype=np.float32)
         if self.input.get("layout") == "nhwc":  # (N, C, H, W) -> channels-last stream order
             levels = levels.transpose(0, 2, 3, 1)
@@ -76,18 +81,23 @@ class Accelerator:
         return packing.unpack(data, o["dtype"], o["per_word"], o["bus"], o["elems"])
 
     def postprocess(self, values: np.ndarray) -> np.ndarray:
-        """Output integers -> the original model's float output (N, *output shape[1:])."""
+        """Output integers -> the original model's output (N, *result shape[1:]): float32, or int64
+        indices when the model ends in ArgMax / TopK indices.
+
+        The stream's element-wise `ops` (float64, stream order) give the last hardware layer's
+        tensor in ONNX layout; the `post_ops` (float32, as QONNX) compute the model's output from it."""
         n, shape = len(values), tuple(self.output["shape"][1:])
         if self.output.get("layout") == "nhwc":  # channels-last stream of a (C, H, W) map
             c, h, w = shape
             y = apply_ops(np.asarray(values).reshape(n, h, w, c), self.output["ops"]).transpose(0, 3, 1, 2)
-            return np.ascontiguousarray(y).astype(np.float32)
-        y = apply_ops(values, self.output["ops"])
-        if self.output.get("perm") is not None:  # stream element j is ONNX feature perm[j]
-            ordered = np.empty_like(y)
-            ordered[:, self.output["perm"]] = y
-            y = ordered
-        return y.reshape((n,) + shape).astype(np.float32)
+        else:
+            y = apply_ops(values, self.output["ops"])
+            if self.output.get("perm") is not None:  # stream element j is ONNX feature perm[j]
+                ordered = np.empty_like(y)
+                ordered[:, self.output["perm"]] = y
+                y = ordered
+        y = np.ascontiguousarray(y.reshape((n,) + shape), dtype=np.float32)
+        return apply_ops(y, self.output.get("post_ops", []), dtype=np.float32)
 
     # -- whole path --------------------------------------------------------------
     def execute_integers(self, levels: np.ndarray) -> np.ndarray:

@@ -9,11 +9,12 @@ from hwgen.frontend.check import check_supported
 from hwgen.ir.graph import DataflowGraph
 from hwgen.lower.conv import conv, maxpool
 from hwgen.lower.handlers import HANDLERS as ELEMENTARY
+from hwgen.lower.host import HANDLERS as HOST
 from hwgen.lower.values import Const, FloatInput
 from hwgen.lower.walk import Walk
 
 
-HANDLERS = {**ELEMENTARY, "Conv": conv, "MaxPool": maxpool}
+HANDLERS = {**ELEMENTARY, "Conv": conv, "MaxPool": maxpool, **HOST}  # HOST: on the host, or else the hardware handler
 
 
 def lower(model, name: str = "model") -> DataflowGraph:
