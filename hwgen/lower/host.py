@@ -23,6 +23,7 @@ from hwgen.lower import handlers as hw
 from hwgen.lower.values import Const, HostResult, HostTensor, Signal
 from hwgen.lower.walk import Walk, _where
 
+
 def elementwise(walk: Walk, node):
     a, b = walk.value(node, 0), walk.value(node, 1)
     if not isinstance(a, HostTensor) and not isinstance(b, HostTensor):
@@ -42,19 +43,21 @@ def reshape(walk: Walk, node):
     x = walk.value(node, 0)
     shape = walk.shape(node.output[0])
     op = {"op": "reshape", "shape": list(shape)}
+    if isinstance(x, (HostTensor, Signal)) and (not shape or shape[0] != 1):
+        raise UnsupportedModelError(f"reshape of {x.shape} to {shape} changes the batch axis; hwgen runs frames "
+                                    "as a batch of the model's batch-1 tensors", where=_where(node),
+                                    hint="keep the batch dimension first, e.g. x.view(x.shape[0], -1)")
     if isinstance(x, HostTensor):
-        if not shape or shape[0] != 1:
-            raise UnsupportedModelError(f"reshape of {x.shape} to {shape} changes the batch axis; the host runs frames "
-                                        "as a batch of the model's batch-1 tensors", where=_where(node),
-                                        hint="keep the batch dimension first, e.g. x.view(x.shape[0], -1)")
         return x.then(op, shape)
-    if isinstance(x, Signal) and not (len(shape) == 2 and shape[0] == 1):
+    if isinstance(x, Signal) and len(shape) != 2:
         return _to_host(walk, node, x, op, shape, f"the accelerator reshapes only to (1, features), not to {shape}")
     return hw.reshape(walk, node)
 
 
 def transpose(walk: Walk, node):
     x = walk.value(node, 0)
+    if isinstance(x, Const):  # e.g. transposed weights of the TorchScript exporter
+        return _transposed_const(x, walk.attr(node, "perm"))
     perm = [int(p) for p in walk.attr(node, "perm", list(reversed(range(len(x.shape)))))]
     if perm[:1] != [0]:
         raise UnsupportedModelError(f"perm {perm} moves the batch axis; the host runs frames as a batch",
@@ -63,6 +66,13 @@ def transpose(walk: Walk, node):
     if isinstance(x, HostTensor):
         return x.then(op, shape)
     return _to_host(walk, node, walk.signal(node), op, shape, "no hardware layer transposes a tensor")
+
+
+def _transposed_const(c: Const, perm) -> Const:
+    def t(v):
+        return None if v is None else np.broadcast_to(v, c.value.shape).transpose(perm)
+
+    return Const(t(c.value), level=t(c.level), scale=t(c.scale), zero=t(c.zero))
 
 
 def relu_clip(walk: Walk, node):

@@ -239,7 +239,8 @@ POST = {"softmax": ["softmax"], "log_softmax_scaled": ["log_softmax", "mul", "ad
         "argmax": ["argmax"], "top3_values": ["topk"], "top3_indices": ["topk"]}
 
 
-@pytest.mark.parametrize("end", list(POST))
+@pytest.mark.parametrize("end", [e if e in ("softmax", "argmax", "top3_indices") else pytest.param(e, marks=pytest.mark.slow)
+                                 for e in POST])
 def test_host_ops_after_the_last_layer(tmp_path, end):
     model = mlp(end)
     path = export(model, (1, 20), tmp_path / f"{end}.onnx")

@@ -21,7 +21,8 @@ QONNX = "qonnx.custom_op.general"
 F, OUT = 12, 6
 
 
-def qonnx_model(tmp_path, pre=(), post=(), in_shape=(1, F), inits=(), opset=17, out_type=TensorProto.FLOAT, clean=True):
+def qonnx_model(tmp_path, pre=(), post=(), in_shape=(1, F), inits=(), opset=17, out_type=TensorProto.FLOAT, clean=True,
+                w_transposed=False):
     """pre/post: (op_type, [other inputs], attrs) nodes chained on the input and on the MatMul's output, which is
     the node's first input, or where None stands among the others."""
     rng = np.random.default_rng(0)
@@ -34,7 +35,8 @@ def qonnx_model(tmp_path, pre=(), post=(), in_shape=(1, F), inits=(), opset=17, 
                                rounding_mode="ROUND"),
               helper.make_node("Quant", ["w", "ws", "z", "b3"], ["wq"], domain=QONNX, name="qw", signed=1, narrow=1,
                                rounding_mode="ROUND"),
-              helper.make_node("MatMul", ["xq", "wq"], ["acc"], name="mm")]
+              *([helper.make_node("Transpose", ["wq"], ["wt"], name="wt", perm=[1, 0])] if w_transposed else []),
+              helper.make_node("MatMul", ["xq", "wt" if w_transposed else "wq"], ["acc"], name="mm")]
     prev = "acc"
     for i, (op, others, attrs) in enumerate(post):
         outs = [f"post{i}"] + ([f"post{i}_idx"] if op == "TopK" else [])
@@ -42,6 +44,8 @@ def qonnx_model(tmp_path, pre=(), post=(), in_shape=(1, F), inits=(), opset=17, 
         prev = outs[-1] if op == "TopK" and attrs.pop("_indices", False) else outs[0]
     params = {"s": np.float32(0.02), "z": np.float32(0), "b8": np.float32(8), "b3": np.float32(3), "ws": np.float32(0.25),
               "w": rng.uniform(-1, 1, size=(F, OUT)).astype(np.float32), **dict(inits)}
+    if w_transposed:
+        params["w"] = params["w"].T.copy()
     graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(in_shape))],
                               [helper.make_tensor_value_info(prev, out_type, None)],
                               [numpy_helper.from_array(np.asarray(v), k) for k, v in params.items()])
@@ -130,3 +134,14 @@ def test_reshape_changing_the_batch_axis(tmp_path):
     model = qonnx_model(tmp_path, pre=[("Reshape", ["shape"], {})], inits={"shape": np.int64([2, F // 2])})
     with pytest.raises(UnsupportedModelError, match=r"node 'Reshape_0' \(Reshape\): reshape of \(1, 12\) to \(2, 6\) changes the batch axis"):
         lower(model)
+
+
+def test_transposed_quantized_weights(tmp_path):
+    """Transpose on quantized weights (as the TorchScript exporter writes it; QONNX's cleanup folds it into the
+    initializer, a model loaded without cleanup keeps it): the same MVAU as without."""
+    plain = lower(qonnx_model(tmp_path, post=[("Softmax", [], {})], clean=False)).layers[0]
+    model = qonnx_model(tmp_path, post=[("Softmax", [], {})], w_transposed=True, clean=False)
+    assert "Transpose" in [n.op_type for n in model.graph.node]
+    layer = lower(model).layers[0]
+    np.testing.assert_array_equal(layer.weights, plain.weights)
+    assert layer.weights.shape == (OUT, F) and np.abs(layer.weights).max() > 1
