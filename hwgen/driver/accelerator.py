@@ -123,7 +123,8 @@ class Accelerator:
         return y
 
     def classify(self, x: np.ndarray, k: int = 1) -> np.ndarray:
-        """Indices of the k largest outputs per frame (N, k), for classifiers."""
+        """Indices of the k largest outputs per frame (N, k), for classifiers that output scores (a model
+        ending in ArgMax or TopK indices returns its indices from `execute` already)."""
         y = self.execute(x).reshape(len(np.asarray(x).reshape((-1,) + tuple(self.input["shape"][1:]))), -1)
         return np.argsort(-y, axis=1, kind="stable")[:, :k]
 

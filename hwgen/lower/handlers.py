@@ -69,6 +69,8 @@ def quantize_input(walk: Walk, node, x: FloatInput, q: dict) -> Signal:
     shape = walk.shape(node.output[0])
     walk.host_input = HostInput(shape=walk.shape(walk.model.graph.input[0].name), quant=q, dtype=dtype,
                                 elems=int(np.prod(shape[1:])), layout="nhwc" if len(shape) == 4 else "flat", pre_ops=x.ops)
+    if x.ops:
+        walk.notes.append(f"input: host pre-processing before node {node.name!r}: {', '.join(op['op'] for op in x.ops)} (float32)")
     zero = q.get("zero_point", 0.0)
     return Signal(shape=shape, source="input", dtype=dtype, lo=np.asarray(lo), hi=np.asarray(hi),
                   ops=(affine(q["scale"], -zero * q["scale"]),))

@@ -4,7 +4,8 @@ Each ONNX op has a handler `(walk, node) -> value of its output`; values are `Co
 `Signal` (see values.py). Linear ops extend a signal's float ops, a MatMul starts a pending
 MVAU, and a quantizer turns the pending accumulator (or a stream) into thresholds. So
 batch-norm, biases, scales and ReLU are absorbed into thresholds without rewriting the ONNX
-graph, and every decision is made from values the model itself defines.
+graph, and every decision is made from values the model itself defines. Float ops before the
+input quantizer and after the last hardware layer become host ops (`HostTensor`, host.py).
 
 Why a walk and not rewrite passes (STYLE.md): every pass would have to keep a valid ONNX
 graph of float ops between rewrites; here each handler is a small function of one node,
