@@ -14,7 +14,7 @@ import numpy as np
 CSIM_ERRORS = {
     1: "the accelerator left input words unread",
     2: "the accelerator produced fewer output words than expected",
-    3: "TLAST was not on the last word of a frame",
+    3: "TLAST was not on the run's last output word alone (the DMA's receive would end at the first TLAST)",
     4: "the accelerator produced more output words than expected",
     5: "an accumulator exceeded its declared type in layer {layer} (the synthesized hardware would wrap around)",
 }
@@ -42,6 +42,8 @@ class CSimBackend:
         self.lib = ctypes.CDLL(str(_private_copy(Path(library))))
         self.lib.hwgen_run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint]
         self.lib.hwgen_run.restype = ctypes.c_int
+        self.lib.hwgen_stream.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_ulonglong]
+        self.lib.hwgen_stream.restype = ctypes.c_longlong
         self.lib.hwgen_iterations.argtypes = [ctypes.c_char_p]
         self.lib.hwgen_iterations.restype = ctypes.c_ulonglong
         self.lib.hwgen_overflow_layer.restype = ctypes.c_char_p
@@ -57,17 +59,39 @@ class CSimBackend:
             raise RuntimeError(f"C-sim library {library} has ports (in bus, in words, out bus, out words) {found}, the metadata says {expected}: rebuild")
         self.in_bytes = i["words"] * i["bus"] // 8
         self.out_bytes = o["words"] * o["bus"] // 8
+        self.out_word_bytes = o["bus"] // 8
 
-    def run(self, data: np.ndarray, frames: int) -> np.ndarray:
+    def _input(self, data: np.ndarray, frames: int) -> np.ndarray:
         data = np.ascontiguousarray(data, dtype=np.uint8)
         if data.shape != (frames, self.in_bytes):
             raise ValueError(f"input buffer must be ({frames}, {self.in_bytes}) bytes, not {data.shape}")
+        return data
+
+    def _failed(self, code: int) -> RuntimeError:
+        layer = self.lib.hwgen_overflow_layer().decode()
+        return RuntimeError(f"C simulation failed: {CSIM_ERRORS.get(code, f'error code {code}').format(layer=layer)}")
+
+    def run(self, data: np.ndarray, frames: int) -> np.ndarray:
+        """One run of `frames` frames, checked: every output word there, TLAST on the last alone."""
+        data = self._input(data, frames)
         out = np.zeros((frames, self.out_bytes), dtype=np.uint8)
         code = self.lib.hwgen_run(data.ctypes.data, out.ctypes.data, frames)
         if code:
-            layer = self.lib.hwgen_overflow_layer().decode()
-            raise RuntimeError(f"C simulation failed: {CSIM_ERRORS.get(code, f'error code {code}').format(layer=layer)}")
+            raise self._failed(code)
         return out
+
+    def stream(self, data: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
+        """One run as the accelerator's AXI output carries it, unchecked (for a model of the DMA):
+        every output word it wrote, (words, bus/8) bytes, and each word's TLAST bit (bool)."""
+        data = self._input(data, frames)
+        capacity = frames * self.out_bytes // self.out_word_bytes + 1  # room to see one word too many
+        words = np.zeros((capacity, self.out_word_bytes), dtype=np.uint8)
+        last = np.zeros(capacity, dtype=np.uint8)
+        written = self.lib.hwgen_stream(data.ctypes.data, frames, words.ctypes.data, last.ctypes.data, capacity)
+        if written < 0:
+            raise self._failed(-written)
+        n = min(written, capacity)
+        return words[:n], last[:n].astype(bool)
 
     def iterations(self, layer: str) -> int:
         """Loop iterations the layer's kernel ran since the library was loaded (C-sim counters)."""
