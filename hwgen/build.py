@@ -421,6 +421,9 @@ def _write_metadata(b: Build, path: Path) -> None:
         "ip": "hwgen_top_0",
         "dma": "axi_dma_0",
         "frames_register": 0x10,
+        "transfers": "one run = the frame count written to frames_register, ap_start, one AXI DMA transfer of frames x "
+                     "input words x bus/8 bytes in (MM2S) and one of frames x output words x bus/8 bytes out (S2MM); "
+                     "TLAST is on the run's last output word only, where the DMA ends the receive",
         "estimated_fps": b.estimates.get("fps"),  # at the build's clock; bounds the PYNQ backend's wait
         "folding": {l.name: {"PE": l.pe, **({"SIMD": l.simd} if hasattr(l, "simd") else {})} for l in g.foldable},
     }
