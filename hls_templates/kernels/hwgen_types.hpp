@@ -121,6 +121,10 @@ inline ap_uint<W> element(const ap_uint<N>& word, unsigned j) {
     return word(j * W + W - 1, j * W);
 }
 
+// Every kernel's pipelined loop runs frames * PER_FRAME iterations, `frames` a run-time argument:
+// its LOOP_TRIPCOUNT pragma gives Vitis HLS PER_FRAME (one frame), so that csynth reports a latency
+// per frame instead of none.
+//
 // C simulation only: a probe on every kernel's pipelined loop (to check the cycle model and the
 // FIFO-sizing schedules against what the loops really do), and the fast path.
 //
