@@ -172,12 +172,12 @@ def step_codegen(b: Build) -> None:
 
 
 def step_csim(b: Build) -> None:
-    from hwgen.codegen.render import include_dirs
+    from hwgen.codegen.render import cxx_defines, include_dirs
     from hwgen.csim.compile import compile_library
 
     hls, csim = b.out_dir / "hls", b.out_dir / "csim"
     b.csim_library, cached = compile_library([hls / "top.cpp", csim / "csim.cpp"], include_dirs(hls), csim / "libhwgen_csim.so",
-                                             csim / "compile.log", exact=b.config.csim_exact)
+                                             csim / "compile.log", exact=b.config.csim_exact, defines=cxx_defines(b.design))
     b.notes.append("C-sim library from the compile cache" if cached else "C-sim library compiled")
 
 

@@ -6,6 +6,9 @@ hwgen's layers of the same kind and index. An MVAU also takes FINN's "ram_style"
 weights live: "auto", "block", "distributed") and "resType" (its products: "auto", "lut",
 "dsp"). Keys FINN writes that have no meaning here ("Defaults", mem_mode,
 runtime_writeable_weights, other layers' ram_style) are ignored.
+
+Every stream word stays within 4096 bits (codegen.render.MAX_WORD_BITS, the widest ap_uint in Vitis HLS): automatic
+folding only considers foldings within it, and a folding file beyond it is refused.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from hwgen.codegen.render import check_stream_words, stream_word_error
 from hwgen.errors import HwgenError
 from hwgen.ir.graph import DataflowGraph
 from hwgen.estimate import cycles, resources, total_resources
@@ -67,6 +71,7 @@ def apply_folding(graph: DataflowGraph, folding: dict, source: str = "folding") 
             layer = _refold(layer, entry, source)
         layers.append(layer)
     folded = graph.with_layers(layers)
+    check_stream_words(folded, source)
     return insert_dwcs(folded)
 
 
@@ -132,8 +137,8 @@ def _implementations(layer: MVAU) -> list[tuple[RamStyle, ResType]]:
 
 
 def _candidates(layer) -> list:
-    """Every folding of a layer, as refolded layers (memoized: refolding validates the parameters).
-    MVAUs come in every weight memory and product hardware too."""
+    """Every folding of a layer whose stream words fit an ap_uint (memoized: refolding validates the
+    parameters). MVAUs come in every weight memory and product hardware too."""
     cached = _CANDIDATES.get(id(layer))
     if cached is None or cached[0] is not layer:
         if isinstance(layer, MVAU):
@@ -141,6 +146,7 @@ def _candidates(layer) -> list:
                        for m, r in _implementations(layer)]
         else:
             options = [layer.refold(pe=p) for p in divisors(layer.channels)]
+        options = [c for c in options if stream_word_error(c, layer.name) is None]  # DWCs between them are never wider
         if len(_CANDIDATES) > 256:
             _CANDIDATES.clear()
         cached = _CANDIDATES[id(layer)] = (layer, options)
