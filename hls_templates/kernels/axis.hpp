@@ -34,6 +34,7 @@ void axis_to_stream(hls::stream<ap_axiu<BUS, 0, 0, 0> >& in, hls::stream<ap_uint
     static_assert(BITS <= BUS, "axis_to_stream: word wider than the bus");
     for (unsigned long long i = 0; i < (unsigned long long)frames * WORDS; i++) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = WORDS avg = WORDS max = WORDS
         ap_axiu<BUS, 0, 0, 0> word = in.read();
         out.write(ap_uint<BITS>(word.data(BITS - 1, 0)));
     }
@@ -46,6 +47,7 @@ void stream_to_axis(hls::stream<ap_uint<BITS> >& in, hls::stream<ap_axiu<BUS, 0,
     const unsigned long long last = (unsigned long long)frames * WORDS - 1;
     for (unsigned long long i = 0; i < (unsigned long long)frames * WORDS; i++) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = WORDS avg = WORDS max = WORDS
         ap_axiu<BUS, 0, 0, 0> word;
         word.data = 0;
         word.data(BITS - 1, 0) = in.read();

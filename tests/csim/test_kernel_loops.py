@@ -124,3 +124,11 @@ def test_every_pipelined_loop_declares_its_trip_count_per_frame(kernel):
         assert pragma == "#pragma HLS LOOP_TRIPCOUNT min = PER_FRAME avg = PER_FRAME max = PER_FRAME"
     # each loop's bound: frames (the runtime argument) times the per-frame count its pragma names
     assert len(re.findall(r"const unsigned long long total = frames \* PER_FRAME;", text)) == len(loops)
+
+
+def test_axi_port_loops_declare_their_words_per_frame():
+    text = (kernels() / "axis.hpp").read_text()
+    loops = re.findall(r"for \(unsigned long long i = 0; i < \(unsigned long long\)frames \* WORDS; i\+\+\) \{\n"
+                       r"#pragma HLS PIPELINE II = 1\n(.*)\n", text)
+    assert len(loops) == 2 == text.count("#pragma HLS PIPELINE")
+    assert set(loops) == {"#pragma HLS LOOP_TRIPCOUNT min = WORDS avg = WORDS max = WORDS"}
