@@ -217,9 +217,14 @@ def step_verify(b: Build) -> None:
         }
     _write_json(b.out_dir / "report" / "verification.json", report)
     b.verification = report
-    if not report["qonnx_vs_csim"]["passed"]:
-        raise HwgenError(_disagreement(report["qonnx_vs_csim"]), where="verification",
-                         hint="this is a bug in hwgen's lowering: please report it with report/verification.json and the model")
+    q = report["qonnx_vs_csim"]
+    if not q["passed"]:
+        hint = ("this is a bug in hwgen's lowering: please report it with report/verification.json and the model"
+                if q["elements_unexplained"] else
+                "QONNX computing in float64 gives the accelerator's values: rounding ties inside the model (report/"
+                "verification.json lists them) moved these outputs by more than one step; please report it with that "
+                "file and the model")
+        raise HwgenError(_disagreement(q), where="verification", hint=hint)
 
 
 def _disagreement(q: dict, shown: int = 5) -> str:
@@ -649,8 +654,10 @@ def _internal_error(b: Build, exc: Exception) -> InternalError:
 
 
 def _where_in_traceback(exc: BaseException) -> str | None:
-    """The model node or layer being handled where `exc` was raised: the innermost frame of its
-    traceback with a local `node` (an ONNX NodeProto) or `layer` (an hwgen layer); None if none has."""
+    """The model node or layer being handled where `exc` was raised: from the innermost function of
+    its traceback taking a parameter `node` (an ONNX NodeProto: the lowering's handlers) or `layer`
+    (an hwgen layer: the per-layer functions of folding, estimates, code generation). Parameters
+    only: a loop variable may be left over from a loop that had finished. None if none has."""
     from hwgen.ir import layers
 
     tb, frames = exc.__traceback__, []
@@ -658,7 +665,10 @@ def _where_in_traceback(exc: BaseException) -> str | None:
         frames.append(tb.tb_frame)
         tb = tb.tb_next
     for frame in reversed(frames):
-        node, layer = frame.f_locals.get("node"), frame.f_locals.get("layer")
+        code = frame.f_code
+        params = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+        node = frame.f_locals.get("node") if "node" in params else None
+        layer = frame.f_locals.get("layer") if "layer" in params else None
         if hasattr(node, "op_type") and hasattr(node, "name"):
             return f"node {node.name!r} ({node.op_type})"
         if type(layer).__module__ == layers.__name__ and hasattr(layer, "name"):

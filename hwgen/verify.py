@@ -149,13 +149,14 @@ def _explain(model, x: np.ndarray, ours: np.ndarray, step: np.ndarray, frames: l
     does not explain (the build fails then anyway), the rest are left unexamined: unexplained."""
     out = {"frames": {}, "ties": [], "errors": []}
     unexplained_frames, skipped = 0, 0
+    model64 = float64_copy(model)
     for f in frames:
         if unexplained_frames >= MAX_UNEXPLAINED_FRAMES:
             out["frames"][f] = {"output": None}
             skipped += 1
             continue
         try:
-            y64, ties = qonnx_float64(model, x[f : f + 1])
+            y64, ties = qonnx_float64(model, x[f : f + 1], model64)
         except Exception as exc:  # noqa: BLE001  (an op onnxruntime cannot run in float64, say): the difference stays unexplained
             out["frames"][f] = {"output": None}
             out["errors"].append(f"frame {f}: QONNX could not run in float64 ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})")
@@ -173,31 +174,31 @@ def _explain(model, x: np.ndarray, ours: np.ndarray, step: np.ndarray, frames: l
 
 
 # -- QONNX in float64 ---------------------------------------------------------------
-def qonnx_float64(model, x: np.ndarray) -> tuple[np.ndarray, list[dict]]:
+def qonnx_float64(model, x: np.ndarray, model64=None) -> tuple[np.ndarray, list[dict]]:
     """One frame through `model` computed in float64, and where its quantizers round differently
     from QONNX's own float32 execution.
 
     The graph is QONNX's, node by node with qonnx's executor on a copy whose float tensors are
-    float64; three ops are evaluated here instead, because the float32 path would be taken
-    otherwise: Quant (qonnx's int_quant without the node's cast to float32), Conv (onnxruntime
-    has no float64 Conv) and nothing else. Returns the output and, per quantizer element whose
+    float64; two ops are evaluated here instead, because qonnx would compute them in float32 or
+    not at all: Quant (qonnx's own int_quant, without the node's cast of its output to float32)
+    and Conv (onnxruntime has no float64 Conv). Returns the output and, per quantizer element whose
     level differs between the two runs, the node, the element, both levels and the pre-rounding
-    values x / scale + zero_point (float32 as QONNX computes it, and float64).
+    values x / scale + zero_point (float32 as QONNX computes it, and float64). `model64`: the
+    float64 copy (float64_copy(model)), made here if not given.
     """
     from qonnx.core.onnx_exec import execute_onnx
 
     iname, oname = model.graph.input[0].name, model.graph.output[0].name
     ctx32 = execute_onnx(model, {iname: np.asarray(x, dtype=np.float32)}, return_full_exec_context=True)
-    ctx64 = _execute_float64(model, np.asarray(x, dtype=np.float64))
+    ctx64 = _execute_float64(model64 if model64 is not None else float64_copy(model), np.asarray(x, dtype=np.float64))
     return ctx64[oname], _ties(model, ctx32, ctx64)
 
 
-def _execute_float64(model, x: np.ndarray) -> dict:
+def _execute_float64(m64, x: np.ndarray) -> dict:
     from qonnx.core.onnx_exec import execute_node
     from qonnx.custom_op.general.quant import quant
     from qonnx.util.basic import get_preferred_qonnx_opset
 
-    m64 = _float64_copy(model)
     ctx = m64.make_empty_exec_context()
     ctx[m64.graph.input[0].name] = x
     opsets = m64.get_opset_imports()
@@ -214,7 +215,8 @@ def _execute_float64(model, x: np.ndarray) -> dict:
     return ctx
 
 
-def _float64_copy(model):
+def float64_copy(model):
+    """`model` with its float tensors (inputs, outputs, intermediates, initializers) in float64."""
     import copy
 
     from onnx import TensorProto, numpy_helper

@@ -93,6 +93,27 @@ def test_the_node_or_layer_is_named(tmp_path, capsys, monkeypatch):
     assert code == 3 and stderr.startswith("error: layer 'MVAU_0' (MVAU): internal error in build step 'estimate': KeyError: 'MVAU_0'"), stderr
 
 
+def test_where_is_named_from_parameters_not_from_leftover_loop_variables():
+    from onnx import helper
+
+    from hwgen.build import _where_in_traceback
+
+    nodes = [helper.make_node("Relu", ["a"], ["b"], name="Relu_0"), helper.make_node("Relu", ["b"], ["c"], name="Relu_1")]
+
+    def handler(node):
+        raise IndexError("in the handler")
+
+    def walk_then_fail():
+        for node in nodes:  # the leftover loop variable is the point
+            pass
+        raise KeyError("after the loop")
+
+    for call, expected in ((lambda: handler(nodes[0]), "node 'Relu_0' (Relu)"), (walk_then_fail, None)):
+        with pytest.raises((IndexError, KeyError)) as info:
+            call()
+        assert _where_in_traceback(info.value) == expected
+
+
 def test_the_python_api_raises_internal_error_from_the_original(tmp_path, monkeypatch):
     inject(monkeypatch, "fifo", failing(ValueError, "injected"))
     with pytest.raises(InternalError, match=r"internal error in build step 'fifo': ValueError: injected") as info:

@@ -81,9 +81,11 @@ class Accelerator:
 
     def output_step(self) -> np.ndarray:
         """The quantization step of each output element (output shape[1:]): the output quantizer's
-        scale, or what one accumulator LSB is worth after the float ops (ops.step_after)."""
+        scale, or what one step of the streamed integers (an accumulator LSB; -1 to +1 for a
+        bipolar stream) is worth after the float ops (ops.step_after)."""
         stream = self._channels_last(np.zeros((1, self.output["elems"])))
-        return self._model_order(step_after(self.output["ops"], stream.shape))[0]
+        spacing = 2 if self.output["dtype"] == "bipolar" else 1
+        return self._model_order(step_after(self.output["ops"], stream.shape, spacing))[0]
 
     def _channels_last(self, values: np.ndarray) -> np.ndarray:
         """(N, elements) in stream order -> the shape the output ops broadcast over (channels last)."""

@@ -200,6 +200,7 @@ def test_step_after_by_hand():
     np.testing.assert_array_equal(step_after([affine, {"op": "relu"}, {"op": "clip", "min": 0.0, "max": 4.0}], (3, 2)),
                                   [[3.0, 0.5]] * 3)
     assert step_after([], (2,)).tolist() == [1.0, 1.0]  # the integers themselves
+    assert step_after([affine], (2,), levels_apart=2).tolist() == [6.0, 1.0]  # a bipolar stream: -1 and +1
     # a quantizer sets the step to its scale, whatever came before; an affine after it scales that
     np.testing.assert_array_equal(step_after([affine, q], (2,)), [0.25, 0.5])
     np.testing.assert_array_equal(step_after([affine, q, {"op": "affine", "mul": -2.0, "add": 0.0}], (2,)), [0.5, 1.0])
