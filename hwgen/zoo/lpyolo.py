@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ANCHORS = ((10, 14), (23, 27), (37, 58))  # pixels at 416 x 416 (quantized-yolov5's yaml)
+from hwgen.driver.detect import LPYOLO_ANCHORS as ANCHORS  # pixels of the model input (quantized-yolov5's yaml)
+
 STRIDE = 32
 BACKBONE = (8, 8, 16, 32, 56)  # conv 3x3 + max pool 2/2 each
 NECK = ((104, 3), (208, 3), (56, 1), (104, 3))  # (channels, kernel) at stride 32
