@@ -26,6 +26,7 @@ import json
 import math
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,7 @@ class TrainConfig:
     seed: int = 0
     test_images: int = 200  # held-out test scenes for AP
     log_every: int = 10  # steps
+    eval_every: int = 0  # steps between test AP measurements during training (0: at the end only)
     baseline: bool = False  # also score the LBP cascade on the test scenes
     box_gain: float = 1.0
     obj_gain: float = 1.0
@@ -66,6 +68,7 @@ class TrainResult:
     seconds: float = 0.0
     images_per_second: float = 0.0
     history: list = field(default_factory=list)  # {step, images, loss, box, obj, cls}
+    ap_history: list = field(default_factory=list)  # {step, images, seconds, ap}: the learning curve
     ap: dict = field(default_factory=dict)  # test AP@0.5: untrained, trained, chance, lbp_cascade
     files: dict = field(default_factory=dict)
 
@@ -270,6 +273,8 @@ def train(cfg: TrainConfig, say=print) -> TrainResult:
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     budget = None if cfg.minutes is None else cfg.minutes * 60
     total_steps = None if cfg.images is None else math.ceil(cfg.images / cfg.batch)
+    scenes = ThreadPoolExecutor(1)  # the next batch is drawn while this one trains
+    pending = scenes.submit(train_set.batch, 0, cfg.batch)
     t0 = time.perf_counter()
     step = 0
     while True:
@@ -279,7 +284,8 @@ def train(cfg: TrainConfig, say=print) -> TrainResult:
         progress = step / total_steps if total_steps else elapsed / budget
         for g in opt.param_groups:  # cosine decay to lr / 20
             g["lr"] = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
-        images, truths = train_set.batch(step * cfg.batch, cfg.batch)
+        images, truths = pending.result()
+        pending = scenes.submit(train_set.batch, (step + 1) * cfg.batch, cfg.batch)
         model.train()
         x = torch.from_numpy(images.transpose(0, 3, 1, 2).astype(np.float32) / 255)
         loss, parts = yolo_loss(head_output(model, x), truths, LPYOLO_ANCHORS, 32, cfg)
@@ -293,6 +299,11 @@ def train(cfg: TrainConfig, say=print) -> TrainResult:
             result.history.append({"step": step, "images": seen, "loss": loss.item(), **parts})
             say(f"step {step:5d}  images {seen:7d}  {rate:5.1f} img/s  loss {loss.item():.4f}  "
                 f"box {parts['box']:.4f}  obj {parts['obj']:.4f}  cls {parts['cls']:.4f}")
+        if cfg.eval_every and step % cfg.eval_every == 0:
+            ap = evaluate(torch_predict(model), test_images, test_truths)
+            result.ap_history.append({"step": step, "images": step * cfg.batch, "seconds": time.perf_counter() - t0, "ap": ap})
+            say(f"step {step:5d}  test AP@0.5 {ap:.4f}")
+    scenes.shutdown(cancel_futures=True)
     result.steps, result.images_seen = step, step * cfg.batch
     result.seconds = time.perf_counter() - t0
     result.images_per_second = result.images_seen / result.seconds if result.seconds else 0.0
@@ -326,11 +337,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads (default: %(default)s)")
     p.add_argument("--seed", type=int, default=d.seed, help="data and weight seed (default: %(default)s)")
     p.add_argument("--test-images", type=int, default=d.test_images, help="held-out test scenes (default: %(default)s)")
+    p.add_argument("--eval-every", type=int, default=d.eval_every,
+                   help="steps between test AP measurements during training, 0: at the end only (default: %(default)s)")
     p.add_argument("--baseline", action="store_true", help="also score the LBP cascade on the test scenes")
     args = p.parse_args(argv)
     cfg = TrainConfig(out=args.out, resolution=args.resolution, weight_bits=args.weight_bits, act_bits=args.act_bits,
                       images=args.images, minutes=args.minutes or None, batch=args.batch, lr=args.lr, threads=args.threads,
-                      seed=args.seed, test_images=args.test_images, baseline=args.baseline)
+                      seed=args.seed, test_images=args.test_images, eval_every=args.eval_every, baseline=args.baseline)
     train(cfg, say=lambda m: print(m, flush=True))
     return 0
 

@@ -16,7 +16,8 @@ s = t / 2 + 0.5 (hwgen.driver.detect decodes it). The head's quantizer has a con
 1/127 (narrow range: levels -127..127), so t covers exactly [-1, 1].
 
 `randomize_batchnorm` gives an untrained model batch-norm statistics, measured layer by layer on
-random images, that spread every activation over its quantizer's levels (tests, benchmarks).
+random images, that spread every activation over its quantizer's levels (tests, benchmarks);
+`calibrate_batchnorm` does the same for any model on a batch given.
 """
 
 from __future__ import annotations
@@ -145,26 +146,37 @@ def count(model) -> dict:
 
 
 def randomize_batchnorm(model, seed: int = 0, frames: int = 8):
-    """Batch norms measured on random images, then given gains (a quarter negative) and offsets that
-    spread each QuantReLU's input over its whole range; returns the model in eval mode."""
+    """`calibrate_batchnorm` on random images; returns the model in eval mode."""
     import numpy as np
     import torch
 
     rng = np.random.default_rng(seed)
-    x = torch.from_numpy(rng.integers(0, 256, size=(frames, 3, model.resolution, model.resolution)).astype(np.float32) / 255)
+    x = rng.integers(0, 256, size=(frames, 3, model.resolution, model.resolution)).astype(np.float32) / 255
+    return calibrate_batchnorm(model, torch.from_numpy(x), seed)
+
+
+def calibrate_batchnorm(model, x, seed: int = 0, spread: float = ACT_MAX):
+    """Every batch norm of `model` (1-D or 2-D, in order) given the mean and variance its input has on
+    the batch `x`, measured with the batch norms before it already set, then gains (a quarter negative)
+    and offsets that spread each channel over [0, spread] or so: an untrained model whose activations
+    use their quantizers' levels (tests, benchmarks). Returns the model in eval mode."""
+    import numpy as np
+    import torch
+
+    rng = np.random.default_rng(seed)
     model.eval()
-    for bn in (m for m in model if isinstance(m, torch.nn.BatchNorm2d)):
+    for bn in (m for m in model.modules() if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d))):
         seen = []
         hook = bn.register_forward_hook(lambda _m, inp, _out: seen.append(inp[0].detach()))
         with torch.no_grad():
             model(x)
         hook.remove()
-        inputs = seen[0].double().transpose(0, 1).reshape(bn.num_features, -1)
         c = bn.num_features
+        inputs = seen[0].double().transpose(0, 1).reshape(c, -1)
         sign = np.where(rng.random(c) < 0.25, -1.0, 1.0)
         with torch.no_grad():
             bn.running_mean.copy_(inputs.mean(1))
             bn.running_var.copy_(inputs.var(1) + 1e-3)
-            bn.weight.copy_(torch.from_numpy(sign * ACT_MAX * rng.uniform(0.2, 0.5, c)))
-            bn.bias.copy_(torch.from_numpy(ACT_MAX * rng.uniform(0.3, 0.6, c)))
+            bn.weight.copy_(torch.from_numpy(sign * spread * rng.uniform(0.2, 0.5, c)))
+            bn.bias.copy_(torch.from_numpy(spread * rng.uniform(0.3, 0.6, c)))
     return model

@@ -14,6 +14,7 @@ import pytest
 
 import hwgen
 from hwgen.ir import reference
+from hwgen.zoo.lpyolo import calibrate_batchnorm
 
 torch = pytest.importorskip("torch")
 qnn = pytest.importorskip("brevitas.nn")
@@ -31,28 +32,17 @@ def export_annotated(model, shape, path, datatype: str):
     return path
 
 
-def randomize_bn(model, seed: int = 0):
-    gen = torch.Generator().manual_seed(seed)
-    for bn in (m for m in model.modules() if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d))):
-        n = bn.num_features
-        with torch.no_grad():
-            bn.running_mean.copy_(torch.randn(n, generator=gen) * 20)
-            bn.running_var.copy_(torch.empty(n).uniform_(500, 4000, generator=gen))
-            bn.weight.copy_(torch.empty(n).uniform_(-1, 2, generator=gen))
-            bn.bias.copy_(torch.empty(n).uniform_(0, 2, generator=gen))
-    return model.eval()
-
-
 def test_uint8_annotated_camera_frames_stream_unchanged(tmp_path):
     from hwgen.frontend.load import load_qonnx
     from hwgen.verify import qonnx_outputs
 
     torch.manual_seed(0)
-    model = randomize_bn(torch.nn.Sequential(
+    model = torch.nn.Sequential(
         qnn.QuantConv2d(3, 6, 3, padding=1, bias=False, weight_bit_width=8, weight_scaling_per_output_channel=True,
                         input_quant=None),
         torch.nn.BatchNorm2d(6), qnn.QuantReLU(bit_width=4, return_quant_tensor=True), torch.nn.MaxPool2d(2),
-        qnn.QuantConv2d(6, 4, 3, padding=1, bias=False, weight_bit_width=4)))
+        qnn.QuantConv2d(6, 4, 3, padding=1, bias=False, weight_bit_width=4))
+    calibrate_batchnorm(model, torch.randint(0, 256, (16, 3, 8, 10)).float())  # on pixel values, as the model is fed
     path = export_annotated(model, (1, 3, 8, 10), tmp_path / "raw.onnx", "UINT8")
     b = hwgen.build(path, out_dir=tmp_path / "build", synthesize=False, verify_frames=8)
     assert b.verification["ir_vs_csim"]["bit_exact"] and b.verification["qonnx_vs_csim"]["elements_differing"] == 0
@@ -80,13 +70,10 @@ def test_uint8_annotated_camera_frames_stream_unchanged(tmp_path):
 
 def test_bipolar_annotated_input(tmp_path):
     torch.manual_seed(1)
-    model = randomize_bn(torch.nn.Sequential(
+    model = torch.nn.Sequential(
         qnn.QuantLinear(24, 16, bias=False, weight_bit_width=2, input_quant=None), torch.nn.BatchNorm1d(16),
-        qnn.QuantReLU(bit_width=2, return_quant_tensor=True), qnn.QuantLinear(16, 4, bias=False, weight_bit_width=2)), seed=1)
-    for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)):  # ±1 inputs: sums of at most 24
-        with torch.no_grad():
-            bn.running_mean.zero_()
-            bn.running_var.fill_(8.0)
+        qnn.QuantReLU(bit_width=2, return_quant_tensor=True), qnn.QuantLinear(16, 4, bias=False, weight_bit_width=2))
+    calibrate_batchnorm(model, 2 * torch.randint(0, 2, (64, 24)).float() - 1, seed=1)
     path = export_annotated(model, (1, 24), tmp_path / "bipolar.onnx", "BIPOLAR")
     b = hwgen.build(path, out_dir=tmp_path / "build", synthesize=False, verify_frames=16)
     assert str(b.graph.input.dtype) == "bipolar"
@@ -94,8 +81,9 @@ def test_bipolar_annotated_input(tmp_path):
     acc = hwgen.Accelerator(tmp_path / "build")
     x = np.where(np.random.default_rng(0).random((4, 24)) < 0.5, -1.0, 1.0).astype(np.float32)
     with torch.no_grad():
-        torch_out = model(torch.from_numpy(x))
-    np.testing.assert_allclose(acc.execute(x), np.asarray(torch_out), rtol=1e-4, atol=1e-5)
+        torch_out = np.asarray(model(torch.from_numpy(x)))
+    assert len(np.unique(torch_out.round(5), axis=0)) == 4  # four inputs, four different outputs
+    np.testing.assert_allclose(acc.execute(x), torch_out, rtol=1e-4, atol=1e-5)
     x[0, 3] = 0
     with pytest.raises(ValueError, match=r"input value 0.0 at index \(0, 3\) is not a BIPOLAR value"):
         acc.execute(x)

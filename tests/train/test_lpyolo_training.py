@@ -111,11 +111,14 @@ def test_a_few_training_steps_export_qonnx(tmp_path):
     from hwgen.frontend.load import load_qonnx
     from hwgen.train.lpyolo import train
 
-    cfg = TrainConfig(out=tmp_path / "run", resolution=64, images=64, minutes=None, batch=16, test_images=8, log_every=1)
+    cfg = TrainConfig(out=tmp_path / "run", resolution=64, images=64, minutes=None, batch=16, test_images=8, log_every=1,
+                      eval_every=2)
     result = train(cfg, say=lambda _m: None)
     assert result.steps == 4 and result.images_seen == 64 and result.images_per_second > 0
     assert [h["step"] for h in result.history] == [1, 2, 3, 4] and all(np.isfinite(h["loss"]) for h in result.history)
     assert set(result.ap) == {"chance", "untrained", "trained"} and all(0 <= v <= 1 for v in result.ap.values())
+    assert [(h["step"], h["images"]) for h in result.ap_history] == [(2, 32), (4, 64)]
+    assert result.ap_history[-1]["ap"] == result.ap["trained"]  # the same model, the same scenes
     saved = json.loads((tmp_path / "run" / "train.json").read_text())
     assert saved["steps"] == 4 and saved["config"]["resolution"] == 64
     model = load_qonnx(tmp_path / "run" / "lpyolo_64.onnx")
