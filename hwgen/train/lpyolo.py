@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from hwgen.driver.detect import LPYOLO_ANCHORS, decode, select
+from hwgen.errors import HwgenError
 from hwgen.train.metrics import average_precision
 
 ANCHOR_RATIO = 4.0  # YOLOv5's anchor_t
@@ -254,7 +255,8 @@ def train(cfg: TrainConfig, say=print) -> TrainResult:
     from hwgen.zoo.lpyolo import lpyolo
 
     if cfg.images is None and cfg.minutes is None:
-        raise ValueError("give a number of training images, a time budget in minutes, or both")
+        raise HwgenError("training needs a number of images, a time budget in minutes, or both",
+                         hint="pass --images N and/or --minutes M (not 0)")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out)
@@ -324,7 +326,7 @@ def train(cfg: TrainConfig, say=print) -> TrainResult:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m hwgen.train.lpyolo", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                                epilog="\n\n".join(__doc__.split("\n\n")[1:3]), formatter_class=argparse.RawDescriptionHelpFormatter)
     d = TrainConfig()
     p.add_argument("--out", type=Path, default=d.out, help="output folder (default: %(default)s)")
     p.add_argument("--resolution", type=int, default=d.resolution, help="input side, a multiple of 32 (default: %(default)s)")
@@ -344,7 +346,11 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(out=args.out, resolution=args.resolution, weight_bits=args.weight_bits, act_bits=args.act_bits,
                       images=args.images, minutes=args.minutes or None, batch=args.batch, lr=args.lr, threads=args.threads,
                       seed=args.seed, test_images=args.test_images, eval_every=args.eval_every, baseline=args.baseline)
-    train(cfg, say=lambda m: print(m, flush=True))
+    try:
+        train(cfg, say=lambda m: print(m, flush=True))
+    except (HwgenError, ValueError) as exc:  # bad settings: one message, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

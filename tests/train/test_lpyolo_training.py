@@ -123,3 +123,15 @@ def test_a_few_training_steps_export_qonnx(tmp_path):
     assert saved["steps"] == 4 and saved["config"]["resolution"] == 64
     model = load_qonnx(tmp_path / "run" / "lpyolo_64.onnx")
     assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == [1, 3, 64, 64]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--minutes", "0"], "training needs a number of images, a time budget in minutes, or both"),
+    (["--resolution", "100", "--images", "16"], "resolution must be a positive multiple of 32 (5 poolings by 2), not 100"),
+])
+def test_cli_bad_settings_give_one_error(tmp_path, capsys, args, message):
+    from hwgen.train.lpyolo import main
+
+    assert main(["--out", str(tmp_path / "run"), "--test-images", "2", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
