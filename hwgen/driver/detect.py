@@ -291,8 +291,9 @@ class Pipeline:
     pre-processed and frame N-1 post-processed. Results come in input order; `stats` has the time
     each stage spent per frame and the end-to-end frames/s of the last run.
 
-    numpy, ctypes (C-sim) and the DMA wait release Python's lock, so the stages really overlap
-    where the host has cores for them (the PYNQ-Z2's ARM has two).
+    numpy's array work and the C-sim's ctypes call release Python's lock, so the stages overlap
+    where the host has cores for them (the PYNQ-Z2's ARM has two); the PYNQ backend's DMA wait
+    polls in Python, yielding the lock on every poll.
     """
 
     def __init__(self, detector: Detector, depth: int = 1):

@@ -64,10 +64,10 @@ class Walk:
             raise UnsupportedModelError(
                 f"the model input reaches this {node.op_type} unquantized",
                 where=_where(node),
-                hint="quantize the input first, e.g. a QuantIdentity(bit_width=8) as the model's first layer, or, if the "
-                     "input values are integers already (uint8 pixels), annotate the input tensor with their QONNX datatype: "
-                     "ModelWrapper.set_tensor_datatype(input_name, DataType['UINT8']); float pre-processing "
-                     "(normalization) belongs on the host, outside the exported model",
+                hint="quantize the input first, e.g. a QuantIdentity(bit_width=8) as the model's first layer; "
+                     "float pre-processing before it (normalization) belongs on the host, outside the exported model. "
+                     "If the input values are integers already (uint8 pixels), annotate the input tensor with their "
+                     "QONNX datatype instead: ModelWrapper.set_tensor_datatype(input_name, DataType['UINT8'])",
             )
         if not isinstance(value, Signal):
             raise UnsupportedModelError(f"input {i} must be a computed tensor, not a constant", where=_where(node))
