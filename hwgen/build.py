@@ -460,7 +460,10 @@ def _write_metadata(b: Build, path: Path) -> None:
 
 def _pixels_are_levels(q: dict) -> bool:
     """An unsigned 8-bit input quantizer of scale 1/255, zero point 0: raw uint8 pixels are its levels
-    (x = pixel / 255 quantizes back to the pixel), so a camera frame can be streamed as it is."""
+    (x = pixel / 255 quantizes back to the pixel), so a camera frame can be streamed as it is. Likewise
+    an input without quantizer annotated UINT8: its values are the pixels."""
+    if q.get("op") == "integer":
+        return (q["min"], q["max"], q["bipolar"]) == (0, 255, False)
     if q.get("op") != "quant" or q.get("signed") or q.get("bits") != 8 or q.get("zero_point", 0) != 0:
         return False
     pixels = np.arange(256, dtype=np.float32)

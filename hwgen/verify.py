@@ -21,13 +21,16 @@ from hwgen.ir.graph import DataflowGraph
 
 
 def random_inputs(graph: DataflowGraph, frames: int, seed: int) -> np.ndarray:
-    """Float inputs spread over the input quantizer's whole range, off the grid (rounding exercised)."""
+    """Float inputs spread over the input quantizer's whole range, off the grid (rounding exercised);
+    for an integer-annotated input, its integers."""
     from hwgen.driver.ops import quant_levels
 
     rng = np.random.default_rng(seed)
     q = graph.input.quant
     lo, hi = quant_levels(q)
     levels = rng.integers(lo, hi + 1, size=(frames,) + tuple(graph.input.shape[1:]))
+    if q["op"] == "integer":  # an integer-annotated input: the values are the levels, exactly
+        return (2 * rng.integers(0, 2, size=levels.shape) - 1 if q["bipolar"] else levels).astype(np.float32)
     if lo == -1 and hi == 1 and graph.input.dtype.bits == 1:
         return np.where(levels >= 0, 1.0, -1.0).astype(np.float32) * rng.uniform(0.1, 2, levels.shape).astype(np.float32)
     zero = q.get("zero_point", 0.0)

@@ -12,6 +12,9 @@ Ops (channel parameters broadcast along the last axis):
   {"op": "clip", "min": lo, "max": hi}     y = min(max(x, lo), hi)
   {"op": "quant", **quantizer}             y = (q(x) - zero_point) * scale   (QONNX Quant)
   {"op": "bipolar_quant", "scale": s}      y = (x >= 0 ? 1 : -1) * scale    (QONNX BipolarQuant)
+  {"op": "integer", "datatype": "UINT8",   an unquantized input annotated with an integer QONNX
+   "min": 0, "max": 255, "bipolar": False,  datatype: the values are the levels (scale 1); quant_int
+   "scale": 1.0, "zero_point": 0.0}         only checks them (integers in [min, max], ±1 if bipolar)
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ def quant_int(x: np.ndarray, q: dict, dtype=np.float64) -> np.ndarray:
     QONNX's float32 execution exactly (the host's input quantization relies on it).
     """
     dtype = np.dtype(dtype).type
+    if q["op"] == "integer":
+        return integer_levels(x, q).astype(dtype)
     x = np.asarray(x, dtype=dtype)
     scale = np.asarray(q["scale"], dtype=dtype)
     if q["op"] == "bipolar_quant":  # QONNX takes the sign of x itself (not of x / scale)
@@ -69,8 +74,34 @@ def quant_int(x: np.ndarray, q: dict, dtype=np.float64) -> np.ndarray:
     return _round(y, q["rounding_mode"])
 
 
+def integer_levels(x: np.ndarray, q: dict) -> np.ndarray:
+    """The values of an integer-annotated input as they are (int64); ValueError naming the first
+    value that is not an integer of the annotated datatype (QONNX would compute with it unchanged,
+    the accelerator's stream cannot carry it)."""
+    x = np.asarray(x)
+    if np.issubdtype(x.dtype, np.integer):
+        levels = x.astype(np.int64)
+        ok = (levels >= q["min"]) & (levels <= q["max"])
+    else:
+        x = x.astype(np.float64)
+        ok = np.isfinite(x) & (x == np.round(x)) & (x >= q["min"]) & (x <= q["max"])
+        levels = np.where(ok, x, 0).astype(np.int64)
+    if q.get("bipolar"):
+        ok &= levels != 0
+    if not ok.all():
+        where = tuple(int(i) for i in np.argwhere(~ok)[0])
+        allowed = "-1 or +1" if q.get("bipolar") else f"integers in [{q['min']}, {q['max']}]"
+        raise ValueError(
+            f"input value {x[where].item()!r} at index {where} is not a {q['datatype']} value: the model's input is annotated "
+            f"{q['datatype']} and has no quantizer, so the values are streamed as they are and must be {allowed} "
+            f"({int((~ok).sum())} of {ok.size} values are not); pass the raw integers (e.g. uint8 pixels), not scaled floats")
+    return levels
+
+
 def quant_levels(q: dict) -> tuple[int, int]:
     """Smallest and largest integer level a quantizer can produce."""
+    if q["op"] == "integer":
+        return int(q["min"]), int(q["max"])
     if q["op"] == "bipolar_quant" or (q["bits"] == 1 and q["signed"]):
         return -1, 1
     return int_range(q["bits"], q["signed"], q["narrow"])

@@ -13,7 +13,9 @@ class HostInput:
     """The model input as the host sees it: float tensor in, integer stream out.
 
     `quant` is the input quantizer as a driver op dict (see hwgen.driver.ops); the host
-    computes its integer levels in float32, exactly as QONNX does, and streams them.
+    computes its integer levels in float32, exactly as QONNX does, and streams them. A model
+    without input quantizer whose input is annotated with an integer QONNX datatype has the op
+    "integer": its values are the levels, the host only checks them.
     """
 
     shape: tuple[int, ...]  # the original model's input shape (batch 1)

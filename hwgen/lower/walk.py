@@ -65,7 +65,9 @@ class Walk:
                 f"the model input reaches this {node.op_type} unquantized",
                 where=_where(node),
                 hint="quantize the input first, e.g. a QuantIdentity(bit_width=8) as the model's first layer; "
-                     "float pre-processing before it (normalization) belongs on the host, outside the exported model",
+                     "float pre-processing before it (normalization) belongs on the host, outside the exported model. "
+                     "If the input values are integers already (uint8 pixels), annotate the input tensor with their "
+                     "QONNX datatype instead: ModelWrapper.set_tensor_datatype(input_name, DataType['UINT8'])",
             )
         if not isinstance(value, Signal):
             raise UnsupportedModelError(f"input {i} must be a computed tensor, not a constant", where=_where(node))
