@@ -49,18 +49,23 @@ def simulate_starts(nodes, edges, depths, input_words, frames=6, patience=10_000
     `period` is given); the last node's outputs drain at once. Returns the cycle each iteration of
     each node started in ("input": each word the DMA pushed), or None when nothing moves for
     `patience` cycles (a deadlock)."""
-    into = {(e[2], e[3]): e for e in edges}
-    out_of = {(e[0], e[1]): e for e in edges}
-    fill = {e: 0 for e in edges}
+    into = {(e[2], e[3]): k for k, e in enumerate(edges)}  # edges by number
+    out_of = {(e[0], e[1]): k for k, e in enumerate(edges)}
+    depth = [depths[e] for e in edges]
+    fill = [0] * len(edges)
     done = [0] * len(nodes)
     starts = {n.name: [] for n in nodes} | {"input": []}
     first = out_of[("input", 0)]
+    # per node, per iteration of a frame: the edges it reads a word from and writes one to
+    reads_at = [[tuple(into[(n.name, p)] for p, r in enumerate(n.reads) if r[it]) for it in range(n.iterations)] for n in nodes]
+    writes_at = [[tuple(out_of[(n.name, p)] for p, w in enumerate(n.writes) if w[it] and (n.name, p) in out_of)
+                  for it in range(n.iterations)] for n in nodes]
     t, idle = 0, 0
     while done[-1] < frames * nodes[-1].iterations:
-        pending = {e: 0 for e in edges}
+        pending = [0] * len(edges)
         fed = len(starts["input"])
         offered = fed < frames * input_words and (period is None or t >= (fed // input_words) * period + fed % input_words)
-        moved = offered and fill[first] < depths[first]
+        moved = offered and fill[first] < depth[first]
         if moved:
             pending[first] += 1
             starts["input"].append(t)
@@ -68,9 +73,8 @@ def simulate_starts(nodes, edges, depths, input_words, frames=6, patience=10_000
             if done[i] >= frames * node.iterations:
                 continue
             it = done[i] % node.iterations
-            ins = [into[(node.name, p)] for p, r in enumerate(node.reads) if r[it]]
-            outs = [out_of[(node.name, p)] for p, w in enumerate(node.writes) if w[it] and (node.name, p) in out_of]
-            if any(fill[e] == 0 for e in ins) or any(fill[e] + pending[e] >= depths[e] for e in outs):
+            ins, outs = reads_at[i][it], writes_at[i][it]
+            if any(fill[e] == 0 for e in ins) or any(fill[e] + pending[e] >= depth[e] for e in outs):
                 continue
             for e in ins:
                 fill[e] -= 1
@@ -79,7 +83,7 @@ def simulate_starts(nodes, edges, depths, input_words, frames=6, patience=10_000
             done[i] += 1
             starts[node.name].append(t)
             moved = True
-        for e in edges:
+        for e in range(len(edges)):
             fill[e] += pending[e]
         idle = 0 if moved else idle + 1
         if idle > patience:
