@@ -101,6 +101,7 @@ def main(argv=None) -> int:
 def estimate(graph, board, clock_mhz) -> dict:
     """Frames/s, and the resources by hwgen's model and by FINN's formulas, of a folded graph."""
     from hwgen.estimate import cycles, resources, total_resources
+    from hwgen.codegen.render import ports
     from hwgen.estimate.cycle_model import io_cycles
     from hwgen.estimate.finn import finn_resources, finn_total
     from hwgen.estimate.resource_model import SHELL, fifo_resources
@@ -115,7 +116,7 @@ def estimate(graph, board, clock_mhz) -> dict:
     t2 = time.perf_counter()
     fifos = {"never_blocking": {"words": sum(depths.values()), **fifo_resources(graph, depths).as_dict(), "seconds": t1 - t0},
              "shallow": {"words": sum(shallow.values()), **fifo_resources(graph, shallow).as_dict(), "seconds": t2 - t1}}
-    dma = io_cycles(-(-graph.input.elems * graph.input.dtype.bits // 8), board.dma_port_bits)
+    dma = max(io_cycles(p.words, p.bus, board.dma_port_bits) for p in ports(graph))
     bottleneck = max([cycles(l) for l in graph.layers] + [dma])
     ok, usage = fits(graph, board)
     ours = total_resources(graph, depths) + SHELL

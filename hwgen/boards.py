@@ -9,6 +9,9 @@ from hwgen.errors import HwgenError
 from hwgen.resources import boards as boards_dir
 
 RESOURCE_KINDS = ("LUT", "FF", "BRAM36", "URAM", "DSP")
+# Data widths the PS's high-performance slave port takes: S_AXI_HP0 on Zynq-7000 (PCW_S_AXI_HP0_DATA_WIDTH),
+# S_AXI_HP0_FPD on Zynq UltraScale+ (PSU__SAXIGP2__DATA_WIDTH). The native widths are 64 and 128.
+HP_PORT_BITS = {"zynq7000": (32, 64), "zynq_us+": (32, 64, 128)}
 
 
 @dataclass(frozen=True)
@@ -21,7 +24,7 @@ class Board:
     resources: dict  # LUT, FF, BRAM36, URAM, DSP available on the part
     clock_mhz: float  # default PL clock the shell configures
     utilization_cap: float  # fraction of each resource a design may use
-    dma_port_bits: int = 64  # width of the PS memory port the DMA uses (HP: 64 on Zynq-7000, 128 on US+)
+    dma_port_bits: int = 64  # the PS memory port the DMA's memory side uses (HP port: 64 bits on Zynq-7000, 128 on US+)
 
     def __post_init__(self) -> None:
         if self.family not in ("zynq7000", "zynq_us+"):
@@ -29,6 +32,9 @@ class Board:
         missing = [k for k in RESOURCE_KINDS if k not in self.resources]
         if missing:
             raise ValueError(f"board {self.name!r}: resources lack {', '.join(missing)}")
+        if self.dma_port_bits not in HP_PORT_BITS[self.family]:
+            raise ValueError(f"board {self.name!r}: dma_port_bits must be one of {HP_PORT_BITS[self.family]} "
+                             f"(the {self.family} HP port), not {self.dma_port_bits!r}")
         if not 0 < self.utilization_cap <= 1:
             raise ValueError(f"board {self.name!r}: utilization_cap must be in (0, 1], not {self.utilization_cap}")
 

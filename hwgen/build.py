@@ -51,6 +51,8 @@ class BuildConfig:
     require_bitstream: bool = False  # fail unless a bitstream was produced
     cosim: bool = False  # also run Vitis HLS C/RTL co-simulation on a few verification frames
     jobs: int = 4  # parallel Vivado jobs
+    allow_slow: bool = False  # keep going when synthesis misses the cycle model (a loop above II=1, a process
+    #                           interval above the model's cycles, timing not met): warnings in the summary instead
 
     def __post_init__(self) -> None:
         if self.verify_frames < 1:
@@ -157,12 +159,12 @@ def step_codegen(b: Build) -> None:
 
 
 def step_csim(b: Build) -> None:
-    from hwgen.codegen.render import include_dirs
+    from hwgen.codegen.render import cxx_defines, include_dirs
     from hwgen.csim.compile import compile_library
 
     hls, csim = b.out_dir / "hls", b.out_dir / "csim"
     b.csim_library, cached = compile_library([hls / "top.cpp", csim / "csim.cpp"], include_dirs(hls), csim / "libhwgen_csim.so",
-                                             csim / "compile.log", exact=b.config.csim_exact)
+                                             csim / "compile.log", exact=b.config.csim_exact, defines=cxx_defines(b.design))
     b.notes.append("C-sim library from the compile cache" if cached else "C-sim library compiled")
 
 
@@ -213,9 +215,9 @@ def step_estimate(b: Build) -> None:
     from hwgen.estimate.resource_model import SHELL, fifo_resources, implementation
     from hwgen.ir.layers import MVAU
 
-    port = b.board.dma_port_bits
-    io = {"DMA in": io_cycles(b.design["input"].words * b.design["input"].word_bytes, port),
-          "DMA out": io_cycles(b.design["output"].words * b.design["output"].word_bytes, port)}
+    port = b.board.dma_port_bits  # the DMA's memory side (vivado/bd.tcl)
+    io = {"DMA in": io_cycles(b.design["input"].words, b.design["input"].bus, port),
+          "DMA out": io_cycles(b.design["output"].words, b.design["output"].bus, port)}
     t = throughput(b.graph, b.clock_mhz, io)
     total = total_resources(b.graph, b.fifo_depths)
     layers = []
@@ -283,27 +285,70 @@ def step_synth(b: Build) -> None:
             "the scripts are written (hls/hls.tcl, vivado/bd.tcl)",
             f"finish:   {finish}   (on a machine with Vitis HLS and Vivado)"]
         return
-    run_plan(make_plan(scripts, tools), b.out_dir / "vivado" / "logs", progress=b.progress)
+    logs = b.out_dir / "vivado" / "logs"
+    run_plan(make_plan(scripts, tools, steps=["hls"]), logs, progress=b.progress)
+    b.synthesis.update(_hls_achieved(b))
+    _gate(b, "Vitis HLS synthesis is slower than the cycle model",
+          "change the folding or the kernels, or pass --allow-slow to build the bitstream anyway (the summary then "
+          "lists these as warnings)")
+    run_plan(make_plan(scripts, tools, steps=["vivado"]), logs, progress=b.progress)
     b.synthesis["ran"] = True
-    b.synthesis.update(_synthesis_reports(b))
+    b.synthesis.update(_vivado_reports(b))
+    _gate(b, "the implemented design misses its clock",
+          "lower --clock-mhz or the folding, or pass --allow-slow to keep this bitstream anyway")
     _write_json(b.out_dir / "report" / "synthesis.json", b.synthesis)
-    b.synthesis_status = [f"synthesized: deploy/hwgen.bit + hwgen.hwh; {b.synthesis.get('summary', '')}"]
+    b.synthesis_status = [f"synthesized: deploy/hwgen.bit + hwgen.hwh; {b.synthesis.get('summary', '')}", *_achieved_lines(b)]
 
 
-def _synthesis_reports(b: Build) -> dict:
+def _hls_achieved(b: Build) -> dict:
+    """Vitis HLS's report, and each process's loops and interval next to the cycle model (hwgen.synth.achieved)."""
     from dataclasses import asdict as fields_of
 
-    from hwgen.synth import parse_csynth_xml, parse_timing_summary, parse_utilization
-    from hwgen.synth.scripts import csynth_report, vivado_reports
+    from hwgen.synth.achieved import compare_hls
+    from hwgen.synth.reports import parse_hls_design
+    from hwgen.synth.scripts import csynth_report
+
+    hls = parse_hls_design(csynth_report(b.out_dir).parent)
+    model = {layer["name"]: layer["cycles"] for layer in b.estimates["layers"]}
+    achieved = {**compare_hls(hls, b.design, model), "clock_mhz": b.clock_mhz, "allow_slow": b.config.allow_slow}
+    return {"hls": fields_of(hls.report), "achieved": achieved}
+
+
+def _vivado_reports(b: Build) -> dict:
+    """Post-implementation utilization and timing; timing not met is one more way to miss the model."""
+    from dataclasses import asdict as fields_of
+
+    from hwgen.synth import parse_timing_summary, parse_utilization
+    from hwgen.synth.achieved import timing_problem
+    from hwgen.synth.scripts import vivado_reports
 
     reports = vivado_reports(b.out_dir)
-    hls = parse_csynth_xml(csynth_report(b.out_dir))
     util = parse_utilization(reports["utilization"])
     timing = parse_timing_summary(reports["timing_summary"])
     used = {k: util.used(k) for k in ("LUT", "FF", "BRAM36", "URAM", "DSP")}
     summary = (f"post-implementation {used['LUT']:,.0f} LUT, {used['BRAM36']:g} BRAM36, {used['DSP']:,.0f} DSP; "
                f"timing {'met' if timing.met else 'NOT met'} (WNS {timing.wns_ns:+.3f} ns)")
-    return {"hls": fields_of(hls), "utilization": used, "timing": fields_of(timing), "summary": summary}
+    achieved = b.synthesis["achieved"]
+    achieved["timing"] = fields_of(timing)
+    problem = timing_problem(timing, b.clock_mhz)
+    if problem:
+        achieved["problems"].append(problem)
+    return {"utilization": used, "timing": fields_of(timing), "summary": summary}
+
+
+def _gate(b: Build, what: str, hint: str) -> None:
+    """Stop the build on the problems found so far (recorded in report/synthesis.json first), unless allow_slow."""
+    problems = b.synthesis["achieved"]["problems"]
+    record = b.out_dir / "report" / "synthesis.json"
+    _write_json(record, b.synthesis)
+    if problems and not b.config.allow_slow:
+        raise HwgenError(f"{what}:\n" + "\n".join(f"  - {p}" for p in problems), hint=f"{hint}; the numbers are in {record}")
+
+
+def _achieved_lines(b: Build) -> list[str]:
+    from hwgen.synth.achieved import summary_lines
+
+    return summary_lines(b.synthesis.get("achieved", {}))
 
 
 def step_report(b: Build) -> None:
@@ -363,6 +408,9 @@ def _write_metadata(b: Build, path: Path) -> None:
         "ip": "hwgen_top_0",
         "dma": "axi_dma_0",
         "frames_register": 0x10,
+        "transfers": "one run = the frame count written to frames_register, ap_start, one AXI DMA transfer of frames x "
+                     "input words x bus/8 bytes in (MM2S) and one of frames x output words x bus/8 bytes out (S2MM); "
+                     "TLAST is on the run's last output word only, where the DMA ends the receive",
         "estimated_fps": b.estimates.get("fps"),  # at the build's clock; bounds the PYNQ backend's wait
         "folding": {l.name: {"PE": l.pe, **({"SIMD": l.simd} if hasattr(l, "simd") else {})} for l in g.foldable},
     }
@@ -488,7 +536,7 @@ def build(model_path=None, board: str = "pynq-z2", out_dir="build", folding=None
           verify_frames: int = 100, seed: int = 0, clock_mhz: float | None = None, xilinx_settings=(),
           synthesize: bool = True, require_bitstream: bool = False, cosim: bool = False, jobs: int = 4,
           verbose: bool = False, utilization_cap: float | None = None, fifo_depths: str = FifoDepths.SHALLOW,
-          csim_exact: bool = False) -> Build:
+          csim_exact: bool = False, allow_slow: bool = False) -> Build:
     """Build an accelerator for a QONNX model (None: the bundled digits MLP) into `out_dir`.
 
     Folding: from `folding` (a JSON file), else automatic: the cheapest reaching `target_fps`,
@@ -499,11 +547,14 @@ def build(model_path=None, board: str = "pynq-z2", out_dir="build", folding=None
     `csim_exact`: the C-sim library computes in ap_int as synthesis does (slower), and every
     layer's loop, the MVAUs' too, is counted against the cycle model. Synthesis runs when Vitis
     HLS and Vivado are found (on PATH or through `xilinx_settings`); otherwise the scripts are
-    written and the summary names the command that finishes the build.
+    written and the summary names the command that finishes the build. A synthesis that misses the
+    cycle model (a loop above II=1, a process interval above the model's cycles, timing not met
+    after Vivado) fails the build, naming the layer and the numbers, unless `allow_slow`; the
+    numbers go into report/synthesis.json and the summary either way.
     """
     config = BuildConfig(model=Path(model_path) if model_path is not None else None, board=board, out_dir=Path(out_dir),
                          folding=Path(folding) if folding is not None else None, target_fps=target_fps,
                          utilization_cap=utilization_cap, fifo_depths=fifo_depths, csim_exact=csim_exact, verify_frames=verify_frames, seed=seed, clock_mhz=clock_mhz,
                          xilinx_settings=tuple(Path(p) for p in xilinx_settings), synthesize=synthesize,
-                         require_bitstream=require_bitstream, cosim=cosim, jobs=jobs)
+                         require_bitstream=require_bitstream, cosim=cosim, jobs=jobs, allow_slow=allow_slow)
     return run_build(config, progress=(lambda m: print(m, file=sys.stderr, flush=True)) if verbose else None)

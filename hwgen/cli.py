@@ -45,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
 
     y = sub.add_parser("synth", help="finish a build with Vitis HLS and Vivado (bitstream into deploy/)",
                        description="Re-run a build folder's steps with its recorded configuration, this time requiring "
-                                   "Vitis HLS and Vivado: writes deploy/hwgen.bit + hwgen.hwh and report/synthesis.json.")
+                                   "Vitis HLS and Vivado: writes deploy/hwgen.bit + hwgen.hwh and report/synthesis.json. "
+                                   "Fails, naming the layer and the numbers, when a loop misses II=1, a layer's interval "
+                                   "exceeds the cycle model or timing is not met, unless --allow-slow.")
     y.add_argument("build", type=Path, help="build folder of python -m hwgen build")
     _synth_options(y)
 
@@ -66,6 +68,10 @@ def _synth_options(p) -> None:
     p.add_argument("--require-bitstream", action="store_true", help="fail unless Vitis HLS and Vivado ran and made a bitstream")
     p.add_argument("--cosim", action="store_true", help="also run Vitis HLS C/RTL co-simulation on a few verified frames")
     p.add_argument("--jobs", type=int, default=4, help="parallel Vivado jobs; default 4")
+    p.add_argument("--allow-slow", action="store_true",
+                   help="keep going when synthesis misses the cycle model (a loop above II=1 in Vitis HLS, a layer's "
+                        "interval above its modelled cycles, timing not met after Vivado); without it the build stops "
+                        "naming the layer and the numbers. Either way they go into report/synthesis.json and the summary")
 
 
 def cmd_synth(args) -> int:
@@ -75,7 +81,7 @@ def cmd_synth(args) -> int:
     from hwgen.report import summary_text
 
     config = replace(config_of(args.build), out_dir=args.build, synthesize=True, require_bitstream=True,
-                     cosim=args.cosim, jobs=args.jobs,
+                     cosim=args.cosim, jobs=args.jobs, allow_slow=args.allow_slow,
                      xilinx_settings=tuple(args.xilinx_settings) or config_of(args.build).xilinx_settings)
     b = run_build(config, progress=lambda m: print(m, flush=True))
     print()
@@ -91,7 +97,8 @@ def cmd_build(args) -> int:
                          target_fps=args.target_fps, utilization_cap=args.utilization_cap,
                          fifo_depths=args.fifo_depths, csim_exact=args.csim_exact, verify_frames=args.verify_frames, seed=args.seed, clock_mhz=args.clock_mhz,
                          xilinx_settings=tuple(args.xilinx_settings), synthesize=not args.no_synth,
-                         require_bitstream=args.require_bitstream, cosim=args.cosim, jobs=args.jobs)
+                         require_bitstream=args.require_bitstream, cosim=args.cosim, jobs=args.jobs,
+                         allow_slow=args.allow_slow)
     b = run_build(config, progress=lambda m: print(m, flush=True))
     print()
     print(summary_text(b))

@@ -6,6 +6,9 @@ hwgen's layers of the same kind and index. An MVAU also takes FINN's "ram_style"
 weights live: "auto", "block", "distributed") and "resType" (its products: "auto", "lut",
 "dsp"). Keys FINN writes that have no meaning here ("Defaults", mem_mode,
 runtime_writeable_weights, other layers' ram_style) are ignored.
+
+Every stream word stays within 4096 bits (codegen.render.MAX_WORD_BITS, the widest ap_uint in Vitis HLS): automatic
+folding only considers foldings within it, and a folding file beyond it is refused.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from hwgen.codegen.render import check_stream_words, stream_word_error
 from hwgen.errors import HwgenError
 from hwgen.ir.graph import DataflowGraph
 from hwgen.estimate import cycles, resources, total_resources
@@ -68,6 +72,7 @@ def apply_folding(graph: DataflowGraph, folding: dict, source: str = "folding") 
             layer = _refold(layer, entry, source)
         layers.append(layer)
     folded = graph.with_layers(layers)
+    check_stream_words(folded, source)
     return insert_dwcs(folded)
 
 
@@ -133,8 +138,8 @@ def _implementations(layer: MVAU) -> list[tuple[RamStyle, ResType]]:
 
 
 def _candidates(layer) -> list:
-    """Every folding of a layer, as refolded layers (memoized: refolding validates the parameters).
-    MVAUs come in every weight memory and product hardware too."""
+    """Every folding of a layer whose stream words fit an ap_uint (memoized: refolding validates the
+    parameters). MVAUs come in every weight memory and product hardware too."""
     cached = _CANDIDATES.get(id(layer))
     if cached is None or cached[0] is not layer:
         if isinstance(layer, MVAU):
@@ -142,6 +147,7 @@ def _candidates(layer) -> list:
                        for m, r in _implementations(layer)]
         else:
             options = [layer.refold(pe=p) for p in divisors(layer.channels)]
+        options = [c for c in options if stream_word_error(c, layer.name) is None]  # DWCs between them are never wider
         if len(_CANDIDATES) > 256:
             _CANDIDATES.clear()
         cached = _CANDIDATES[id(layer)] = (layer, options)
@@ -341,6 +347,20 @@ def _fifo_plan(graph: DataflowGraph, fifo_sizing: FifoDepths):
     return plan
 
 
+def dma_floor(graph: DataflowGraph, board) -> int:
+    """The fewest cycles per frame the AXI DMA takes over every folding (io_cycles of the input through
+    the first layer's word, of the output through the last's, each at its best allowed width)."""
+    from hwgen.codegen.render import bus_width
+
+    def best(layer, elems: int, bits: int, side: str) -> int:
+        options = _candidates(layer) if isinstance(layer, FOLDABLE_KINDS) else [layer]
+        per_word = {getattr(c, side) for c in options if getattr(c, side) * bits <= MAX_PORT_BITS} or {getattr(layer, side)}
+        return min(io_cycles(elems // n, bus_width(n * bits), board.dma_port_bits) for n in per_word)
+
+    return max(best(graph.layers[0], graph.input.elems, graph.input.dtype.bits, "in_elems"),
+               best(graph.layers[-1], graph.output.elems, graph.output.dtype.bits, "out_elems"))
+
+
 def auto_fold(graph: DataflowGraph, board, clock_mhz: float, target_fps: float | None = None,
               fifo_sizing: FifoDepths = FifoDepths.SHALLOW) -> DataflowGraph:
     """With a target: the cheapest folding reaching `target_fps`. Without: the fastest that fits the board.
@@ -349,15 +369,15 @@ def auto_fold(graph: DataflowGraph, board, clock_mhz: float, target_fps: float |
     Raises HwgenError with a per-layer table when the target cannot be met or nothing fits.
     """
     foldable = graph.foldable
-    # the DMA moves at most one memory-port word per cycle: folding faster than that buys nothing
-    in_bytes = -(-graph.input.elems * graph.input.dtype.bits // 8)
-    out_bytes = -(-graph.output.elems * graph.output.dtype.bits // 8)
-    floor = max(io_cycles(in_bytes, board.dma_port_bits), io_cycles(out_bytes, board.dma_port_bits))
+    # the DMA moves one stream word and one memory-port beat a cycle: folding faster than that buys nothing
+    floor = dma_floor(graph, board)
     if target_fps is not None:
         budget = int(clock_mhz * 1e6 // target_fps)
         if budget < floor:
-            raise HwgenError(f"{target_fps:,.0f} frames/s is out of reach: the DMA moves {in_bytes} bytes in and {out_bytes} bytes out "
-                             f"per frame through {board.name}'s {board.dma_port_bits}-bit memory port, {floor} cycles per frame, "
+            raise HwgenError(f"{target_fps:,.0f} frames/s is out of reach: the AXI DMA needs at least {floor} cycles per frame to move "
+                             f"{graph.input.elems} x {graph.input.dtype} in and {graph.output.elems} x {graph.output.dtype} out through "
+                             f"{board.name}'s {board.dma_port_bits}-bit memory port (one stream word a cycle on the accelerator's side, "
+                             f"one {board.dma_port_bits}-bit beat a cycle on the memory side, at the best word width folding allows), "
                              f"at most {clock_mhz * 1e6 / floor:,.0f} frames/s at {clock_mhz:g} MHz",
                              hint="lower --target-fps or raise the clock")
         folded, _, ok, usage = fit_to_cycles(graph, budget, board, fifo_sizing)

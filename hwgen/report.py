@@ -11,9 +11,12 @@ from hwgen.estimate.resource_model import implementation
 
 
 def summary_text(b) -> str:
+    from hwgen.synth.achieved import layer_numbers
+
     lines = [f"hwgen build of {b.model_name!r} for {b.board.name} in {b.out_dir}/ ({sum(b.timings.values()):.1f} s)", ""]
+    hls = layer_numbers(b.synthesis.get("achieved", {}))  # Vitis HLS's interval and II next to the model's cycles
     lines.append(f"{'layer':<16}{'kind':<14}{'shape':<10}{'PE':>4}{'SIMD':>6}{'types (in/w/out)':>22}{'memory/mult':>13}{'cycles':>9}"
-                 f"{'LUT':>9}{'BRAM36':>8}{'DSP':>5}")
+                 + (f"{'HLS':>9}{'II':>4}" if hls else "") + f"{'LUT':>9}{'BRAM36':>8}{'DSP':>5}")
     for layer in b.graph.layers:
         kind = type(layer).__name__
         if kind == "MVAU":
@@ -24,11 +27,15 @@ def summary_text(b) -> str:
             shape, simd, types = f"{layer.in_elems}->{layer.out_elems}", "-", f"{layer.dtype}"
         pe = getattr(layer, "pe", "-")
         r = resources(layer)
+        achieved = ""
+        if hls:
+            interval, ii = hls.get(layer.name, (None, None))
+            achieved = f"{'?' if interval is None else interval:>9}{'?' if ii is None else ii:>4}"
         lines.append(f"{layer.name:<15} {kind:<14}{shape:<10}{pe:>4}{simd:>6}{types:>22}{implementation(layer):>13}{cycles(layer):>9}"
-                     f"{r.LUT:>9,.0f}{r.BRAM36:>8.1f}{r.DSP:>5.0f}")
+                     f"{achieved}{r.LUT:>9,.0f}{r.BRAM36:>8.1f}{r.DSP:>5.0f}")
     e = b.estimates
     t, u, avail = e["total"], e["usage_with_shell"], e["board_resources"]
-    lines.append(f"{'total (layers + FIFOs)':<85}{t['LUT']:>9,.0f}{t['BRAM36']:>8.1f}{t['DSP']:>5.0f}")
+    lines.append(f"{'total (layers + FIFOs)':<{85 + (13 if hls else 0)}}{t['LUT']:>9,.0f}{t['BRAM36']:>8.1f}{t['DSP']:>5.0f}")
     lines.append("")
     lines.append(f"estimated: {e['fps']:,.0f} frames/s at {e['clock_mhz']:g} MHz (bottleneck {e['bottleneck']}), "
                  f"latency {e['latency_us']:.2f} us; with the DMA shell {u['LUT']:.0%} of {avail['LUT']:,} LUT, "

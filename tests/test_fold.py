@@ -65,8 +65,11 @@ def test_fastest_that_fits_is_balanced_and_fits(graph):
 
 
 def test_target_beyond_the_dma_is_refused(graph):
-    # 784 bipolar inputs are 98 bytes a frame: 13 cycles through the 64-bit port at 100 MHz
-    with pytest.raises(HwgenError, match=r"DMA moves 98 bytes in and 10 bytes out per frame .* at most 7,692,308 frames/s"):
+    # 784 bipolar inputs: the best input word is SIMD 56 (56 bits padded to 64: 14 words, 14 beats of the 64-bit
+    # port) or 112 (7 words of 128 bits: 14 beats); SIMD 49 gives 16 x 64 bits -> 16, SIMD 784 1 x 1024 -> 16.
+    # 10 x INT8 out: PE 10, 80 bits in a 128-bit word -> 2 beats. 14 cycles: at most 7,142,857 frames/s at 100 MHz
+    with pytest.raises(HwgenError, match=r"the AXI DMA needs at least 14 cycles per frame to move 784 x bipolar in and "
+                                         r"10 x int8 out .* at most 7,142,857 frames/s"):
         auto_fold(graph, load_board("pynq-z2"), 100.0, target_fps=10e6)
 
 

@@ -95,16 +95,18 @@ def precompiled_header(toolchain: Toolchain, flags: tuple[str, ...]) -> tuple[Pa
 
 
 def compile_library(sources: list[Path], include_dirs: list[Path], output: Path, log: Path,
-                    exact: bool = False) -> tuple[Path, bool]:
+                    exact: bool = False, defines: tuple[str, ...] = ()) -> tuple[Path, bool]:
     """g++ `sources` into the shared library `output`; returns (path, whether the cache had it).
 
     exact=True compiles the kernels' synthesis arithmetic (ap_int) instead of the C-sim fast path
     (plain C++ integers, range-checked): see hls_templates/kernels/hwgen_types.hpp. The sources
     start from a precompiled ap_int.h / hls_stream.h (precompiled_header); should a compile fail
-    with it, it is repeated without, and only that failure counts.
+    with it, it is repeated without, and only that failure counts. `defines`: the design's -D flags
+    (hwgen.codegen.render.cxx_defines), given to the precompiled header too: AP_INT_MAX_W must be
+    defined before ap_int.h is first read.
     """
     toolchain = find_toolchain()
-    flags = CXXFLAGS + (("-DHWGEN_CSIM_EXACT",) if exact else ())
+    flags = CXXFLAGS + tuple(defines) + (("-DHWGEN_CSIM_EXACT",) if exact else ())
     cached = cache_dir() / f"{_digest(sources, include_dirs, toolchain, flags)}.so"
     output.parent.mkdir(parents=True, exist_ok=True)
     if cached.is_file():

@@ -67,9 +67,19 @@ def _(layer: MaxPool) -> int:
     return _window_cycles(layer)
 
 
-def io_cycles(bytes_per_frame: int, port_bits: int) -> int:
-    """Cycles the DMA needs per frame through a memory port of `port_bits` (one beat per cycle)."""
-    return -(-bytes_per_frame * 8 // port_bits)
+def io_cycles(words: int, stream_bits: int, port_bits: int) -> int:
+    """Cycles the AXI DMA needs for one frame of `words` AXI-stream words of `stream_bits` bits each,
+    through a PS memory port of `port_bits` (the HP port: 64 bits on Zynq-7000, 128 on Zynq UltraScale+).
+
+    A stream word is padded to the whole stream width (an 8-bit pixel is one 8-bit beat), the
+    accelerator takes or gives one word a cycle, and the memory side moves one `port_bits` beat a
+    cycle; the slower side sets the pace. vivado/bd.tcl builds exactly this: the DMA's memory side
+    as wide as the port, its stream side as wide as the accelerator's (an AXI4-Stream width
+    converter between them where the accelerator's word is wider than the port).
+    """
+    if words < 0 or stream_bits <= 0 or port_bits <= 0:
+        raise ValueError(f"io_cycles needs words >= 0 and positive widths, not {words}, {stream_bits}, {port_bits}")
+    return max(words, -(-words * stream_bits // port_bits))
 
 
 def throughput(graph: DataflowGraph, clock_mhz: float, io: dict[str, int] | None = None) -> dict:

@@ -1,14 +1,20 @@
-"""Synthesis with the Xilinx tools: scripts (scripts.py), tool location and runs (tools.py), reports (reports.py).
+"""Synthesis with the Xilinx tools: scripts (scripts.py), tool location and runs (tools.py), reports (reports.py),
+and what synthesis achieved against the cycle model (achieved.py: loop IIs, process intervals, timing).
 
 Everything up to the tools' boundary works without them: the scripts are written and checked
 here; Vitis HLS and Vivado run only through tools.run_plan, when find_tools finds them.
 """
 
 from hwgen.synth.reports import (
+    HlsDesign,
+    HlsLoop,
+    HlsModule,
     HlsReport,
     Timing,
     Utilization,
     parse_csynth_xml,
+    parse_hls_design,
+    parse_module_report,
     parse_pl_clock,
     parse_timing_summary,
     parse_utilization,
@@ -26,6 +32,9 @@ from hwgen.synth.tools import (
 
 __all__ = [
     "IP_VLNV",
+    "HlsDesign",
+    "HlsLoop",
+    "HlsModule",
     "HlsReport",
     "StepResult",
     "Timing",
@@ -36,6 +45,8 @@ __all__ = [
     "find_tools",
     "make_plan",
     "parse_csynth_xml",
+    "parse_hls_design",
+    "parse_module_report",
     "parse_pl_clock",
     "parse_timing_summary",
     "parse_utilization",

@@ -7,12 +7,18 @@
 # (hwgen_top_0: the ports of the Vitis HLS top), IP VLNVs are in the catalog, and the HLS IP is in
 # the catalog only when ip_repo_paths holds its component.xml. A failed check is a Tcl error.
 #
+# IP parameters are checked as strictly as the product guides state them: the AXI DMA's (AMD PG021)
+# widths, bursts and length register, the AXI4-Stream data width converter's (PG085) byte widths, the PS
+# HP port widths; validate_bd_design refuses AXI4-Stream connections whose two ends differ in
+# TDATA width, TLAST or TKEEP (Vivado: BD 41-237, bus interface property mismatch).
+#
 # Set before sourcing (defaults below):
 #   ::stub(log)          file the calls go to
 #   ::stub(run_dir)      [get_property DIRECTORY [get_runs impl_1]]
 #   ::stub(board_parts)  board parts Vivado knows
 #   ::stub(progress)     [get_property PROGRESS <run>]
 #   ::stub(act_mhz)      the PL clock the PS reports making
+#   ::stub(hls_axis)     the HLS IP's AXI4-Stream TDATA widths: {in_stream BITS out_stream BITS}
 
 foreach {key value} {run_dir {} board_parts {} progress 100% act_mhz 100.000000} {
     if {![info exists ::stub($key)]} { set ::stub($key) $value }
@@ -26,6 +32,7 @@ set ::stub(ipdefs) {
     xilinx.com:ip:axi_dma:7.0
     xilinx.com:ip:axi_dma:7.1
     xilinx.com:ip:proc_sys_reset:5.0
+    xilinx.com:ip:axis_dwidth_converter:1.1
 }
 set ::stub(hls_vlnv) hwgen.org:hwgen:hwgen_top:1.0
 
@@ -35,6 +42,7 @@ array set ::stub_intf {
     zynq_ultra_ps_e {M_AXI_HPM0_FPD S_AXI_HP0_FPD}
     axi_dma {S_AXI_LITE M_AXI_MM2S M_AXI_S2MM M_AXIS_MM2S S_AXIS_S2MM}
     proc_sys_reset {}
+    axis_dwidth_converter {S_AXIS M_AXIS}
     hwgen_top {in_stream out_stream s_axi_control}
 }
 array set ::stub_pin {
@@ -43,9 +51,11 @@ array set ::stub_pin {
     axi_dma {s_axi_lite_aclk m_axi_mm2s_aclk m_axi_s2mm_aclk axi_resetn mm2s_introut s2mm_introut}
     proc_sys_reset {slowest_sync_clk ext_reset_in aux_reset_in mb_debug_sys_rst dcm_locked mb_reset
                     bus_struct_reset peripheral_reset interconnect_aresetn peripheral_aresetn}
+    axis_dwidth_converter {aclk aresetn}
     hwgen_top {ap_clk ap_rst_n interrupt}
 }
 array set ::stub_cells {}
+array set ::stub_props {}
 array set ::stub_nets {}
 set ::stub(next_net) 0
 set ::stub(project) {}
@@ -219,6 +229,9 @@ proc set_property {args} {
     if {![llength $objects]} { stub_fail "set_property without objects: $args" }
     if {[llength $pairs] % 2} { stub_fail "set_property: odd name/value list $pairs" }
     foreach {name value} $pairs {
+        foreach object $objects {
+            if {[string match /* $object] && [string match CONFIG.* $name]} { stub_set_config $object [string range $name 7 end] $value }
+        }
         if {$name eq "ip_repo_paths"} {
             foreach repo $value {
                 if {![file isdirectory $repo]} { stub_fail "ip_repo_paths: $repo is not a folder" }
@@ -226,6 +239,9 @@ proc set_property {args} {
             set ::stub(repo_paths) $value
         }
         if {$name eq "board_part" && $value ni $::stub(board_parts)} { stub_fail "board_part $value is not installed" }
+    }
+    foreach object $objects {
+        if {[string match /* $object]} { stub_check_config $object }
     }
 }
 proc get_property {args} {
@@ -267,6 +283,91 @@ proc stub_cell {path} {
     if {![info exists ::stub_cells($name)]} { stub_fail "no cell $name (cells: [array names ::stub_cells])" }
     return $::stub_cells($name)
 }
+# ---- IP parameters: defaults and the documented rules -----------------------------------------------
+# Defaults of the parameters hwgen sets (PG021 for the DMA, PG085 for the converter); for these IPs a
+# parameter not listed is an error, as in Vivado. The PS IPs have hundreds: only the HP widths are checked.
+array set ::stub_defaults {
+    axi_dma {c_include_sg 1 c_sg_include_stscntrl_strm 1 c_sg_length_width 14 c_include_mm2s 1 c_include_s2mm 1
+             c_m_axi_mm2s_data_width 32 c_m_axis_mm2s_tdata_width 32 c_mm2s_burst_size 16
+             c_m_axi_s2mm_data_width 32 c_s_axis_s2mm_tdata_width 32 c_s2mm_burst_size 16}
+    axis_dwidth_converter {S_TDATA_NUM_BYTES 1 M_TDATA_NUM_BYTES 1 HAS_TLAST 0 HAS_TKEEP 0}
+    processing_system7 {PCW_S_AXI_HP0_DATA_WIDTH 64}
+    zynq_ultra_ps_e {PSU__SAXIGP2__DATA_WIDTH 128}
+}
+set ::stub(strict_ips) {axi_dma axis_dwidth_converter}
+
+proc stub_config {cell name} {
+    set cell [string trimleft $cell /]
+    if {[info exists ::stub_props($cell,$name)]} { return $::stub_props($cell,$name) }
+    return [dict get $::stub_defaults([stub_cell $cell]) $name]
+}
+proc stub_set_config {object name value} {
+    set cell [string trimleft $object /]
+    set ip [stub_cell $cell]
+    if {$ip in $::stub(strict_ips) && ![dict exists $::stub_defaults($ip) $name]} {
+        stub_fail "$cell: $ip has no parameter CONFIG.$name (it has: [dict keys $::stub_defaults($ip)])"
+    }
+    set ::stub_props($cell,$name) $value
+}
+proc stub_one_of {cell name values} {
+    set v [stub_config $cell $name]
+    if {$v ni $values} { stub_fail "$cell: CONFIG.$name must be one of $values, not $v" }
+    return $v
+}
+proc stub_check_config {object} {
+    set cell [string trimleft $object /]
+    switch -- [stub_cell $cell] {
+        axi_dma {
+            # PG021: memory-map widths 32..1024, stream widths 8..1024 and at most the memory-map width,
+            # bursts 2..256 beats (AXI4: a burst moves at most 4 KB), length register 8..26 bits
+            stub_one_of $cell c_include_sg {0 1}
+            set length [stub_config $cell c_sg_length_width]
+            if {![string is integer -strict $length] || $length < 8 || $length > 26} {
+                stub_fail "$cell: CONFIG.c_sg_length_width must be 8..26 bits, not $length"
+            }
+            foreach {mm stream burst} {c_m_axi_mm2s_data_width c_m_axis_mm2s_tdata_width c_mm2s_burst_size
+                                       c_m_axi_s2mm_data_width c_s_axis_s2mm_tdata_width c_s2mm_burst_size} {
+                set m [stub_one_of $cell $mm {32 64 128 256 512 1024}]
+                set s [stub_one_of $cell $stream {8 16 32 64 128 256 512 1024}]
+                set b [stub_one_of $cell $burst {2 4 8 16 32 64 128 256}]
+                if {$s > $m} { stub_fail "$cell: CONFIG.$stream ($s) must be at most CONFIG.$mm ($m) (PG021)" }
+                if {$b * $m / 8 > 4096} { stub_fail "$cell: CONFIG.$burst $b beats of $m bits exceed AXI4's 4 KB burst" }
+            }
+        }
+        axis_dwidth_converter {
+            foreach name {S_TDATA_NUM_BYTES M_TDATA_NUM_BYTES} {
+                set v [stub_config $cell $name]
+                if {![string is integer -strict $v] || $v < 1 || $v > 512} { stub_fail "$cell: CONFIG.$name must be 1..512 bytes, not $v (PG085)" }
+            }
+            stub_one_of $cell HAS_TLAST {0 1}
+            stub_one_of $cell HAS_TKEEP {0 1}
+        }
+        processing_system7 { stub_one_of $cell PCW_S_AXI_HP0_DATA_WIDTH {32 64} }
+        zynq_ultra_ps_e { stub_one_of $cell PSU__SAXIGP2__DATA_WIDTH {32 64 128} }
+    }
+}
+# An AXI4-Stream interface pin's {TDATA bits, TLAST, TKEEP}, or {} for a pin of another kind.
+proc stub_axis {pin} {
+    lassign [split [string trimleft $pin /] /] cell name
+    switch -- [stub_cell $cell]/$name {
+        axi_dma/M_AXIS_MM2S { return [list [stub_config $cell c_m_axis_mm2s_tdata_width] 1 1] }
+        axi_dma/S_AXIS_S2MM { return [list [stub_config $cell c_s_axis_s2mm_tdata_width] 1 1] }
+        axis_dwidth_converter/S_AXIS {
+            return [list [expr {8 * [stub_config $cell S_TDATA_NUM_BYTES]}] [stub_config $cell HAS_TLAST] [stub_config $cell HAS_TKEEP]]
+        }
+        axis_dwidth_converter/M_AXIS {
+            return [list [expr {8 * [stub_config $cell M_TDATA_NUM_BYTES]}] [stub_config $cell HAS_TLAST] [stub_config $cell HAS_TKEEP]]
+        }
+        hwgen_top/in_stream - hwgen_top/out_stream {
+            if {![info exists ::stub(hls_axis)] || ![dict exists $::stub(hls_axis) $name]} {
+                stub_fail "set ::stub(hls_axis) to the HLS IP's stream widths {in_stream BITS out_stream BITS}"
+            }
+            return [list [dict get $::stub(hls_axis) $name] 1 1]
+        }
+    }
+    return {}
+}
+
 proc get_bd_cells {args} {
     stub_log get_bd_cells {*}$args
     lassign [stub_options $args {-quiet} {}] opts rest
@@ -347,6 +448,20 @@ proc validate_bd_design {args} {
     stub_log validate_bd_design {*}$args
     foreach pin {/hwgen_top_0/ap_clk /hwgen_top_0/ap_rst_n /hwgen_top_0/in_stream /hwgen_top_0/out_stream} {
         if {![info exists ::stub_nets($pin)]} { stub_fail "validate_bd_design: $pin is not connected" }
+    }
+    foreach cell [array names ::stub_cells] { stub_check_config /$cell }
+    # both ends of every AXI4-Stream connection alike in TDATA width, TLAST and TKEEP
+    array set ends {}
+    foreach pin [array names ::stub_nets] {
+        if {[string match intf_* $::stub_nets($pin)]} { lappend ends($::stub_nets($pin)) $pin }
+    }
+    foreach net [array names ends] {
+        set pins [lsort $ends($net)]
+        set props [lmap pin $pins { stub_axis $pin }]
+        if {[llength [lsort -unique $props]] > 1} {
+            set said [lmap pin $pins p $props { string cat "$pin (TDATA [lindex $p 0] bits, TLAST [lindex $p 1], TKEEP [lindex $p 2])" }]
+            stub_fail "validate_bd_design: \[BD 41-237\] AXI4-Stream properties differ between [join $said { and }]"
+        }
     }
 }
 proc save_bd_design {args} { stub_log save_bd_design {*}$args }

@@ -14,7 +14,7 @@ from hwgen.errors import HwgenError, ToolError
 from hwgen.synth import scripts
 from hwgen.synth.scripts import tcl_word, write_scripts
 from hwgen.synth.tools import ToolPlan, Tools, ToolStep, find_tools, make_plan, run_plan
-from tests.synth.test_scripts import STUBS, build, rendered  # noqa: F401  (fixtures)
+from tests.synth.test_scripts import STUBS, build, hls_axis, rendered  # noqa: F401  (fixtures)
 
 
 def fake_tool(folder: Path, name: str, body: str) -> Path:
@@ -181,7 +181,8 @@ def test_scripts_run_through_fake_tools(build, tmp_path, monkeypatch):  # noqa: 
     (run_dir / f"{scripts.BD_NAME}.hwh").write_text("<hwh/>")
     driver = tmp_path / "driver.tcl"
     driver.write_text(f"set ::stub(log) {tcl_word(tmp_path / 'calls.log')}\nset ::stub(run_dir) {tcl_word(run_dir)}\n"
-                      f"set ::stub(board_parts) {tcl_word(board.board_part)}\nsource {tcl_word(STUBS)}\n"
+                      f"set ::stub(board_parts) {tcl_word(board.board_part)}\nset ::stub(hls_axis) {tcl_word(hls_axis(design))}\n"
+                      f"source {tcl_word(STUBS)}\n"
                       "source [lindex $argv 0]\n")
     bin_dir = tmp_path / "bin"
     fake_tool(bin_dir, "vitis_hls", f'[ "$1" = "-f" ] || exit 2\nexec tclsh {driver} "$2"\n')
