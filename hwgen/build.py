@@ -541,7 +541,7 @@ def build(model_path=None, board: str = "pynq-z2", out_dir="build", folding=None
 
     Folding: from `folding` (a JSON file), else automatic: the cheapest reaching `target_fps`,
     or without a target the fastest that fits the board, within `utilization_cap` of each of its
-    resources (default: the board file's, 0.85). FIFOs: `fifo_depths` "shallow" (the shallowest
+    resources (default: the board file's, 0.85). FIFOs: `fifo_depths` "shallow" (the cheapest
     with which the output comes on the same cycles as with never-blocking ones) or "never-blocking"
     (room for every word a producer sends ahead: deeper, robust to latency the model leaves out).
     `csim_exact`: the C-sim library computes in ap_int as synthesis does (slower), and every

@@ -392,8 +392,8 @@ def shrinkable(graph: DataflowGraph) -> bool:
 
 def shrink_fifos(graph: DataflowGraph, input_words: int, period: int | None = None,
                  sized: dict[str, int] | None = None) -> dict[str, int]:
-    """size_fifos' depths (`sized`, when already computed) made as shallow as they can be without
-    moving the output by a cycle."""
+    """size_fifos' depths (`sized`, when already computed) made as cheap as they can be without
+    moving the output by a cycle (shrink_streams)."""
     from hwgen.estimate.primitives import stream_widths
 
     nodes, edges = chain_streams(graph)
