@@ -50,8 +50,10 @@ def summary_text(b) -> str:
     v = b.verification
     ic, q = v["ir_vs_csim"], v["qonnx_vs_csim"]
     lines.append(f"verified: C-sim == numpy reference on {ic['frames']} frames ({ic['mismatches']} mismatches); "
-                 f"vs QONNX on {q['frames']} frames: {q['elements_differing']} of {q['elements']} elements differ, "
-                 f"max |diff| {q['max_abs_diff']:.3g}, argmax agreement {q['argmax_agreement']:.1%}")
+                 f"vs QONNX on {q['frames']} frames: {q['elements_differing']} of {q['elements']} elements a level apart"
+                 + (" (each at a rounding tie: QONNX in float64 gives the C-sim's value)" if q["elements_differing"] else "")
+                 + f", max |diff| {q['max_abs_diff']:.3g} ({q['max_steps_apart']:.2g} output steps), "
+                 f"argmax agreement {q['argmax_agreement']:.1%}")
     c = v.get("cycles_vs_csim")
     if c is not None:
         counted, modelled = c["loops_counted"], len(c["layers"]) - c["loops_counted"]

@@ -141,8 +141,16 @@ def _compile_and_link(toolchain: Toolchain, flags, sources, include_dirs, output
     compiles = [[toolchain.cxx, *flags, *(f"-I{d}" for d in include_dirs), f"-I{toolchain.ap_include}", *first, "-c", str(s), "-o", str(o)]
                 for s, o in zip(sources, objects)]
     link = [toolchain.cxx, "-shared", "-fPIC", *map(str, objects), "-o", str(building)]
-    runs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for cmd in compiles]
-    results = [(cmd, *run.communicate(), run.returncode) for cmd, run in zip(compiles, runs)]
+    runs = []
+    try:
+        for cmd in compiles:
+            runs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        results = [(cmd, *run.communicate(), run.returncode) for cmd, run in zip(compiles, runs)]
+    except BaseException:  # a stopped build (Ctrl-C, SIGTERM) leaves no g++ running
+        for run in runs:
+            run.kill()
+            run.wait()
+        raise
     if all(code == 0 for *_, code in results):
         done = subprocess.run(link, capture_output=True, text=True)
         results.append((link, done.stdout, done.stderr, done.returncode))

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import packing
-from .ops import apply_ops, quant_int
+from .ops import apply_ops, quant_int, step_after
 
 METADATA = "accelerator.json"
 
@@ -77,17 +77,33 @@ class Accelerator:
 
     def postprocess(self, values: np.ndarray) -> np.ndarray:
         """Output integers -> the original model's float output (N, *output shape[1:])."""
-        n, shape = len(values), tuple(self.output["shape"][1:])
+        return self._model_order(apply_ops(self._channels_last(values), self.output["ops"])).astype(np.float32)
+
+    def output_step(self) -> np.ndarray:
+        """The quantization step of each output element (output shape[1:]): the output quantizer's
+        scale, or what one step of the streamed integers (an accumulator LSB; -1 to +1 for a
+        bipolar stream) is worth after the float ops (ops.step_after)."""
+        stream = self._channels_last(np.zeros((1, self.output["elems"])))
+        spacing = 2 if self.output["dtype"] == "bipolar" else 1
+        return self._model_order(step_after(self.output["ops"], stream.shape, spacing))[0]
+
+    def _channels_last(self, values: np.ndarray) -> np.ndarray:
+        """(N, elements) in stream order -> the shape the output ops broadcast over (channels last)."""
         if self.output.get("layout") == "nhwc":  # channels-last stream of a (C, H, W) map
-            c, h, w = shape
-            y = apply_ops(np.asarray(values).reshape(n, h, w, c), self.output["ops"]).transpose(0, 3, 1, 2)
-            return np.ascontiguousarray(y).astype(np.float32)
-        y = apply_ops(values, self.output["ops"])
+            c, h, w = self.output["shape"][1:]
+            return np.asarray(values).reshape(len(values), h, w, c)
+        return np.asarray(values)
+
+    def _model_order(self, y: np.ndarray) -> np.ndarray:
+        """The inverse of _channels_last, into the model's layout: (N, *output shape[1:])."""
+        n, shape = len(y), tuple(self.output["shape"][1:])
+        if self.output.get("layout") == "nhwc":
+            return np.ascontiguousarray(y.transpose(0, 3, 1, 2))
         if self.output.get("perm") is not None:  # stream element j is ONNX feature perm[j]
             ordered = np.empty_like(y)
             ordered[:, self.output["perm"]] = y
             y = ordered
-        return y.reshape((n,) + shape).astype(np.float32)
+        return y.reshape((n,) + shape)
 
     # -- whole path --------------------------------------------------------------
     def execute_integers(self, levels: np.ndarray) -> np.ndarray:

@@ -96,3 +96,25 @@ def apply_ops(x: np.ndarray, ops: list[dict], dtype=np.float64) -> np.ndarray:
     for op in ops:
         y = apply_op(y, op)
     return y
+
+
+def step_after(ops: list[dict], shape: tuple[int, ...], levels_apart: int = 1) -> np.ndarray:
+    """The quantization step of `ops`' output, per element of an integer input of `shape`
+    (channels along the last axis): what one step of the output's last quantization is worth.
+
+    Starting from the spacing of the input's levels (`levels_apart`: 1, or 2 for a bipolar
+    stream of -1 and +1), an affine op scales the step by |mul|; relu and clip keep it (where
+    they clamp, the output does not move at all); a quantizer replaces it with its own level
+    spacing: its scale, twice the scale for a bipolar one.
+    """
+    step = np.full(shape, float(levels_apart))
+    for op in ops:
+        kind = op["op"]
+        if kind == "affine":
+            step = step * np.abs(np.asarray(op["mul"], dtype=np.float64))
+        elif kind in ("quant", "bipolar_quant"):
+            spacing = 2 if kind == "bipolar_quant" or (op["bits"] == 1 and op["signed"]) else 1  # bipolar: -1 and +1
+            step = np.broadcast_to(spacing * np.abs(np.asarray(op["scale"], dtype=np.float64)), shape).copy()
+        elif kind not in ("relu", "clip"):
+            raise ValueError(f"op must be one of affine, relu, clip, quant, bipolar_quant, not {kind!r}")
+    return np.broadcast_to(step, shape).copy()

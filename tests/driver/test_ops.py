@@ -9,7 +9,14 @@ from qonnx.custom_op.general.bipolar_quant import binary_quant
 from qonnx.custom_op.general.quant import max_int, min_int
 from qonnx.custom_op.general.quant import quant as qonnx_quant
 
-from hwgen.driver.ops import apply_op, apply_ops, int_range, quant_int, quant_levels
+from hwgen.driver.ops import (
+    apply_op,
+    apply_ops,
+    int_range,
+    quant_int,
+    quant_levels,
+    step_after,
+)
 
 QONNX_MODES = ["ROUND", "HALF_EVEN", "FLOOR", "CEIL", "UP", "DOWN", "HALF_UP", "HALF_DOWN"]
 
@@ -182,3 +189,24 @@ def test_float_ops_by_hand():
 def test_unknown_op():
     with pytest.raises(ValueError, match="op must be one of .*not 'sigmoid'"):
         apply_op(np.zeros(2), {"op": "sigmoid"})
+
+
+def test_step_after_by_hand():
+    """One output quantization step, per element (channels last), worked out by hand."""
+    q = {"op": "quant", "scale": np.array([0.25, 0.5]), "zero_point": 1.0, "bits": 4, "signed": True, "narrow": False,
+         "rounding_mode": "ROUND"}
+    affine = {"op": "affine", "mul": np.array([-3.0, 0.5]), "add": 7.0}
+    # raw accumulator, then scale and bias: |mul| per channel; relu and clip do not change it
+    np.testing.assert_array_equal(step_after([affine, {"op": "relu"}, {"op": "clip", "min": 0.0, "max": 4.0}], (3, 2)),
+                                  [[3.0, 0.5]] * 3)
+    assert step_after([], (2,)).tolist() == [1.0, 1.0]  # the integers themselves
+    assert step_after([affine], (2,), levels_apart=2).tolist() == [6.0, 1.0]  # a bipolar stream: -1 and +1
+    # a quantizer sets the step to its scale, whatever came before; an affine after it scales that
+    np.testing.assert_array_equal(step_after([affine, q], (2,)), [0.25, 0.5])
+    np.testing.assert_array_equal(step_after([affine, q, {"op": "affine", "mul": -2.0, "add": 0.0}], (2,)), [0.5, 1.0])
+    # bipolar levels are -1 and +1: two scales apart (1-bit signed Quant too, not a 2-bit narrow one)
+    assert step_after([{"op": "bipolar_quant", "scale": 0.75}], (1,)).tolist() == [1.5]
+    assert step_after([{**q, "bits": 1, "scale": 0.75}], (1,)).tolist() == [1.5]
+    assert step_after([{**q, "bits": 2, "narrow": True, "scale": 0.75}], (1,)).tolist() == [0.75]
+    with pytest.raises(ValueError, match="op must be one of .*not 'sigmoid'"):
+        step_after([{"op": "sigmoid"}], (1,))
