@@ -30,17 +30,11 @@ import numpy as np
 from hwgen import __version__
 from hwgen.boards import Board, load_board
 from hwgen.errors import HwgenError, InternalError, Interrupted
+from hwgen.fifo import FifoDepths
 
 STATUS_FILE = "hwgen.json"
 REFERENCE_FRAMES = 32  # inputs + C-sim outputs shipped in deploy/ for the on-board self-check
 COSIM_FRAMES = 4  # frames the RTL co-simulation checks (it is slow)
-
-
-class FifoDepths(str, Enum):
-    """How deep the stream FIFOs are made (hwgen.fifo)."""
-
-    SHALLOW = "shallow"  # the cheapest with which the output comes on the same cycles (shrink_fifos)
-    NEVER_BLOCKING = "never-blocking"  # room for every word a producer sends ahead (size_fifos)
 
 
 @dataclass(frozen=True)
@@ -148,26 +142,19 @@ def step_fold(b: Build) -> None:
     if b.config.folding is not None:
         b.graph = apply_folding(b.graph, read_folding(b.config.folding), f"folding file {b.config.folding}")
     else:
-        b.graph = auto_fold(b.graph, b.board, b.clock_mhz, b.config.target_fps)
+        b.graph = auto_fold(b.graph, b.board, b.clock_mhz, b.config.target_fps, b.config.fifo_depths)
     write_folding(b.graph, b.out_dir / "model" / "folding.json")
     write_graph(b.graph, b.out_dir / "model")
 
 
 def step_fifo(b: Build) -> None:
-    from hwgen.codegen.render import ports
-    from hwgen.estimate import cycles
-    from hwgen.fifo import SHRINK_MAX_ITERATIONS, shrink_fifos, shrinkable, size_fifos
+    """The FIFOs automatic folding counted in its fit check (plan_fifos, the same sizing)."""
+    from hwgen.fifo import plan_fifos
 
-    words = ports(b.graph)[0].words
-    b.never_blocking_depths = size_fifos(b.graph, words)
-    b.fifo_sizing = b.config.fifo_depths
-    if b.fifo_sizing is FifoDepths.SHALLOW and not shrinkable(b.graph):
-        b.fifo_sizing = FifoDepths.NEVER_BLOCKING
-        b.fifo_note = (f"kept never-blocking: the layers' loops run {sum(cycles(l) for l in b.graph.layers):,} iterations "
-                       f"a frame, more than the {SHRINK_MAX_ITERATIONS:,} that shrinking simulates in seconds")
-        b.notes.append(f"FIFOs {b.fifo_note}")
-    b.fifo_depths = (shrink_fifos(b.graph, words, sized=b.never_blocking_depths) if b.fifo_sizing is FifoDepths.SHALLOW
-                     else dict(b.never_blocking_depths))
+    plan = plan_fifos(b.graph, b.config.fifo_depths)
+    b.fifo_depths, b.never_blocking_depths, b.fifo_sizing, b.fifo_note = plan.depths, plan.never_blocking, plan.sizing, plan.note
+    if plan.note:
+        b.notes.append(f"FIFOs {plan.note}")
     _write_json(b.out_dir / "model" / "fifo_depths.json", b.fifo_depths)
 
 
@@ -736,7 +723,7 @@ def build(model_path=None, board: str = "pynq-z2", out_dir="build", folding=None
 
     Folding: from `folding` (a JSON file), else automatic: the cheapest reaching `target_fps`,
     or without a target the fastest that fits the board, within `utilization_cap` of each of its
-    resources (default: the board file's, 0.85). FIFOs: `fifo_depths` "shallow" (the shallowest
+    resources (default: the board file's, 0.85). FIFOs: `fifo_depths` "shallow" (the cheapest
     with which the output comes on the same cycles as with never-blocking ones) or "never-blocking"
     (room for every word a producer sends ahead: deeper, robust to latency the model leaves out).
     `csim_exact`: the C-sim library computes in ap_int as synthesis does (slower), and every

@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="fraction of each board resource (LUT, FF, BRAM, DSP) a design may use, e.g. 0.7; "
                         "default: the board's (0.85)")
     b.add_argument("--fifo-depths", choices=[d.value for d in FifoDepths], default=FifoDepths.SHALLOW.value,
-                   help="shallow: the shallowest FIFOs with which the output comes on the same cycles as with "
+                   help="shallow: the cheapest FIFOs with which the output comes on the same cycles as with "
                         "never-blocking ones (producers wait within their slack); never-blocking: room for every word "
                         "a producer sends ahead (deeper, robust to pipeline latency the model leaves out); default shallow")
     b.add_argument("--csim-exact", action="store_true",

@@ -71,7 +71,10 @@ def test_build_default_model(default_build):
     assert verification["qonnx_vs_csim"]["frames"] == 20
     cyc = verification["cycles_vs_csim"]
     assert cyc["mismatches"] == [] and cyc["loops_counted"] >= 1  # the width converters' loops, counted one by one
-    assert "cycles:   C-sim loop iterations == cycle model for all" in result.stdout
+    # the MVAUs' fast C-sim path only reports its planned trip count: the summary must not call that a cycle check
+    assert (f"cycles:   C-sim loop iterations == cycle model for {cyc['loops_counted']} of {len(cyc['layers'])} layers; "
+            f"the {len(cyc['layers']) - cyc['loops_counted']} MVAUs on the fast C-sim path report their planned trip count: "
+            f"trip-count consistency only") in result.stdout
     assert (out / "report" / "estimates.json").is_file()
     meta = json.loads((out / "deploy" / "accelerator.json").read_text())
     assert meta["board"] == "pynq-z2" and meta["input"]["shape"] == [1, 1, 8, 8]
