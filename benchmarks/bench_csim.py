@@ -130,7 +130,7 @@ def measure_throughput(onnx_path: Path, build, frames: int, qonnx_frames: int, r
         if exact_backend is not None:
             t_e, all_e, out_exact = best_of(csim_exact, repeat)
 
-    agreement = compare_qonnx(golden, y_batch[:qonnx_frames])
+    agreement = compare_qonnx(golden, y_batch[:qonnx_frames], acc.output_step())
     agreement["argmax_disagreements_at_ties"] = _ties(golden, y_batch[:qonnx_frames], agreement)
     if not np.array_equal(y_frame, y_batch[:qonnx_frames]):
         raise AssertionError("C-sim gives different outputs one frame per call than in a batch")

@@ -10,7 +10,7 @@ For each model (exported once with Brevitas, in hwgen's own code, to a temporary
    within its utilization cap on LUT, BRAM18 and DSP, found by geometric search; FINN's
    estimator (exp_cycles_per_layer, res_estimation): frames/s and resources.
 2. hwgen's automatic folding for the board (hwgen.fold.auto_fold), by hwgen's model: frames/s
-   (layers and DMA) and resources (layers, never-blocking FIFOs, shell).
+   (layers and DMA) and resources (layers, the shallow FIFOs a build gives it, shell).
 3. hwgen's folding given to FINN as a folding config (PE, SIMD, ram_style, resType per node,
    paired by kind and shape) and estimated by FINN's estimator: the same cost model as 1 with a
    different folding, the fair comparison of folding quality.

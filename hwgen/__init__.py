@@ -4,6 +4,7 @@ __version__ = "0.1.0"
 
 from hwgen.build import Build, BuildConfig, build  # noqa: E402
 from hwgen.driver import Accelerator  # noqa: E402
-from hwgen.errors import HwgenError, UnsupportedModelError  # noqa: E402
+from hwgen.errors import HwgenError, InternalError, Interrupted, UnsupportedModelError  # noqa: E402
 
-__all__ = ["Accelerator", "Build", "BuildConfig", "HwgenError", "UnsupportedModelError", "build", "__version__"]
+__all__ = ["Accelerator", "Build", "BuildConfig", "HwgenError", "InternalError", "Interrupted", "UnsupportedModelError", "build",
+           "__version__"]

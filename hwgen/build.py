@@ -10,12 +10,16 @@ is not a finished build, and the driver refuses it.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -25,18 +29,12 @@ import numpy as np
 
 from hwgen import __version__
 from hwgen.boards import Board, load_board
-from hwgen.errors import HwgenError
+from hwgen.errors import HwgenError, InternalError, Interrupted
+from hwgen.fifo import FifoDepths
 
 STATUS_FILE = "hwgen.json"
 REFERENCE_FRAMES = 32  # inputs + C-sim outputs shipped in deploy/ for the on-board self-check
 COSIM_FRAMES = 4  # frames the RTL co-simulation checks (it is slow)
-
-
-class FifoDepths(str, Enum):
-    """How deep the stream FIFOs are made (hwgen.fifo)."""
-
-    SHALLOW = "shallow"  # the cheapest with which the output comes on the same cycles (shrink_fifos)
-    NEVER_BLOCKING = "never-blocking"  # room for every word a producer sends ahead (size_fifos)
 
 
 @dataclass(frozen=True)
@@ -104,6 +102,8 @@ class Build:
     synthesis_status: list = field(default_factory=list)  # lines for the summary
     timings: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    step: str | None = None  # the step under way (hwgen.json names it: where a failed or stopped build was)
+    versions: dict = field(default_factory=dict)  # of hwgen, Python and the libraries (hwgen.json)
     progress: Callable[[str], None] = field(default=lambda _msg: None, repr=False)
 
     @property
@@ -142,26 +142,19 @@ def step_fold(b: Build) -> None:
     if b.config.folding is not None:
         b.graph = apply_folding(b.graph, read_folding(b.config.folding), f"folding file {b.config.folding}")
     else:
-        b.graph = auto_fold(b.graph, b.board, b.clock_mhz, b.config.target_fps)
+        b.graph = auto_fold(b.graph, b.board, b.clock_mhz, b.config.target_fps, b.config.fifo_depths)
     write_folding(b.graph, b.out_dir / "model" / "folding.json")
     write_graph(b.graph, b.out_dir / "model")
 
 
 def step_fifo(b: Build) -> None:
-    from hwgen.codegen.render import ports
-    from hwgen.estimate import cycles
-    from hwgen.fifo import SHRINK_MAX_ITERATIONS, shrink_fifos, shrinkable, size_fifos
+    """The FIFOs automatic folding counted in its fit check (plan_fifos, the same sizing)."""
+    from hwgen.fifo import plan_fifos
 
-    words = ports(b.graph)[0].words
-    b.never_blocking_depths = size_fifos(b.graph, words)
-    b.fifo_sizing = b.config.fifo_depths
-    if b.fifo_sizing is FifoDepths.SHALLOW and not shrinkable(b.graph):
-        b.fifo_sizing = FifoDepths.NEVER_BLOCKING
-        b.fifo_note = (f"kept never-blocking: the layers' loops run {sum(cycles(l) for l in b.graph.layers):,} iterations "
-                       f"a frame, more than the {SHRINK_MAX_ITERATIONS:,} that shrinking simulates in seconds")
-        b.notes.append(f"FIFOs {b.fifo_note}")
-    b.fifo_depths = (shrink_fifos(b.graph, words, sized=b.never_blocking_depths) if b.fifo_sizing is FifoDepths.SHALLOW
-                     else dict(b.never_blocking_depths))
+    plan = plan_fifos(b.graph, b.config.fifo_depths)
+    b.fifo_depths, b.never_blocking_depths, b.fifo_sizing, b.fifo_note = plan.depths, plan.never_blocking, plan.sizing, plan.note
+    if plan.note:
+        b.notes.append(f"FIFOs {plan.note}")
     _write_json(b.out_dir / "model" / "fifo_depths.json", b.fifo_depths)
 
 
@@ -172,12 +165,12 @@ def step_codegen(b: Build) -> None:
 
 
 def step_csim(b: Build) -> None:
-    from hwgen.codegen.render import include_dirs
+    from hwgen.codegen.render import cxx_defines, include_dirs
     from hwgen.csim.compile import compile_library
 
     hls, csim = b.out_dir / "hls", b.out_dir / "csim"
     b.csim_library, cached = compile_library([hls / "top.cpp", csim / "csim.cpp"], include_dirs(hls), csim / "libhwgen_csim.so",
-                                             csim / "compile.log", exact=b.config.csim_exact)
+                                             csim / "compile.log", exact=b.config.csim_exact, defines=cxx_defines(b.design))
     b.notes.append("C-sim library from the compile cache" if cached else "C-sim library compiled")
 
 
@@ -201,9 +194,9 @@ def step_verify(b: Build) -> None:
                          f"{report['ir_vs_csim']['elements']} elements (first: {report['ir_vs_csim']['first_mismatch']})",
                          where="verification", hint="this is a bug in hwgen: please report it with report/verification.json and the model")
     n = min(b.config.verify_frames, len(x))
-    golden = verify.qonnx_outputs(b.model, x[:n])
+    golden = _qonnx_outputs(b, x[:n])
     ours = acc.execute(x)
-    report["qonnx_vs_csim"] = verify.compare_qonnx(golden, ours[:n])
+    report["qonnx_vs_csim"] = verify.compare_qonnx(golden, ours[:n], acc.output_step(), model=b.model, x=x[:n])
     if labels is not None:
         report["accuracy"] = {
             "frames": int(len(labels)),
@@ -214,12 +207,32 @@ def step_verify(b: Build) -> None:
     _write_json(b.out_dir / "report" / "verification.json", report)
     b.verification = report
     q = report["qonnx_vs_csim"]
-    if q["elements_differing"] > max(1, 0.01 * q["elements"]) or q["argmax_agreement"] < 0.95:
-        raise HwgenError(
-            f"the accelerator disagrees with QONNX execution of the model on {q['elements_differing']} of {q['elements']} "
-            f"output elements (argmax agreement {q['argmax_agreement']:.1%}); more than rounding ties explain",
-            where="verification", hint="this is a bug in hwgen's lowering: please report it with report/verification.json and the model",
-        )
+    if not q["passed"]:
+        hint = ("this is a bug in hwgen's lowering: please report it with report/verification.json and the model"
+                if q["elements_unexplained"] else
+                "QONNX computing in float64 gives the accelerator's values: rounding ties inside the model (report/"
+                "verification.json lists them) moved these outputs by more than one step; please report it with that "
+                "file and the model")
+        raise HwgenError(_disagreement(q), where="verification", hint=hint)
+
+
+def _disagreement(q: dict, shown: int = 5) -> str:
+    """What the QONNX comparison found that rounding ties do not explain, position by position."""
+    frames = sorted({p["frame"] for p in q["failing"]})
+    lines = [(f"the accelerator's output differs from QONNX execution of the model in {q['elements_failing']} of "
+              f"{q['elements']} output elements beyond rounding ties ({q['elements_beyond_one_step']} more than one "
+              f"quantization step apart, {q['elements_unexplained']} where QONNX computing in float64 does not give the "
+              f"accelerator's value either), in frame{'s' if len(frames) > 1 else ''} "
+              f"{', '.join(map(str, frames[:10]))}{', ...' if len(frames) > 10 else ''}:")]
+    for p in q["failing"][:shown]:
+        f64 = p.get("qonnx_float64")
+        lines.append(f"  frame {p['frame']}, output element {p['element']}: accelerator {p['accelerator']:.6g}, QONNX {p['qonnx']:.6g} "
+                     f"({p['steps_apart']:.3g} step{'' if p['steps_apart'] == 1 else 's'} apart; "
+                     f"QONNX in float64: {'-' if f64 is None else f'{f64:.6g}'})")
+    if q["elements_failing"] > shown:
+        lines.append(f"  ... and {q['elements_failing'] - shown} more (report/verification.json lists up to {len(q['failing'])})")
+    lines += [f"  ({error})" for error in q.get("float64_errors", [])[:1]]
+    return "\n".join(lines)
 
 
 def step_estimate(b: Build) -> None:
@@ -390,7 +403,9 @@ def _write_json(path: Path, data) -> None:
     from hwgen.ir.serialize import jsonable
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(jsonable(data), indent=2) + "\n")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # whole or not at all: a build may be stopped at any moment
+    tmp.write_text(json.dumps(jsonable(data), indent=2) + "\n")
+    os.replace(tmp, path)
 
 
 def _write_metadata(b: Build, path: Path) -> None:
@@ -428,6 +443,9 @@ def _write_metadata(b: Build, path: Path) -> None:
         "ip": "hwgen_top_0",
         "dma": "axi_dma_0",
         "frames_register": 0x10,
+        "transfers": "one run = the frame count written to frames_register, ap_start, one AXI DMA transfer of frames x "
+                     "input words x bus/8 bytes in (MM2S) and one of frames x output words x bus/8 bytes out (S2MM); "
+                     "TLAST is on the run's last output word only, where the DMA ends the receive",
         "estimated_fps": b.estimates.get("fps"),  # at the build's clock; bounds the PYNQ backend's wait
         "folding": {l.name: {"PE": l.pe, **({"SIMD": l.simd} if hasattr(l, "simd") else {})} for l in g.foldable},
     }
@@ -436,13 +454,43 @@ def _write_metadata(b: Build, path: Path) -> None:
 
 def _pixels_are_levels(q: dict) -> bool:
     """An unsigned 8-bit input quantizer of scale 1/255, zero point 0: raw uint8 pixels are its levels
-    (x = pixel / 255 quantizes back to the pixel), so a camera frame can be streamed as it is."""
+    (x = pixel / 255 quantizes back to the pixel), so a camera frame can be streamed as it is. Likewise
+    an input without quantizer annotated UINT8: its values are the pixels."""
+    if q.get("op") == "integer":
+        return (q["min"], q["max"], q["bipolar"]) == (0, 255, False)
     if q.get("op") != "quant" or q.get("signed") or q.get("bits") != 8 or q.get("zero_point", 0) != 0:
         return False
     pixels = np.arange(256, dtype=np.float32)
     from hwgen.driver.ops import quant_int
 
     return bool(np.array_equal(quant_int(pixels / np.float32(255), q, np.float32), pixels))
+
+
+def _qonnx_outputs(b: Build, x: np.ndarray) -> np.ndarray:
+    """QONNX's outputs for `x`, reused from an earlier run into this folder when they were computed
+    from the same model (its cleaned ONNX bytes), the same input bytes and the same versions of
+    qonnx, onnx, onnxruntime and numpy (all in the key), else computed (and stored for the next run)."""
+    import hashlib
+
+    from hwgen import verify
+
+    key = hashlib.sha256(b.model.model.SerializeToString())
+    key.update(f"{x.shape} {x.dtype} ".encode() + x.tobytes())
+    key.update(json.dumps({k: b.versions.get(k) for k in ("qonnx", "onnx", "onnxruntime", "numpy")}, sort_keys=True).encode())
+    digest = key.hexdigest()
+    path = b.out_dir / "model" / "qonnx_outputs.npz"
+    try:
+        with np.load(path) as stored:
+            if str(stored["key"]) == digest:
+                b.notes.append("QONNX outputs reused from an earlier run (same model, inputs and versions)")
+                return stored["y"]
+    except (OSError, ValueError, KeyError, EOFError):  # none yet, or damaged: computed again
+        pass
+    y = verify.qonnx_outputs(b.model, x)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, key=digest, y=y)
+    os.replace(tmp, path)
+    return y
 
 
 def _verification_inputs(b: Build) -> tuple[np.ndarray, np.ndarray | None]:
@@ -487,11 +535,12 @@ def _versions() -> dict:
     return versions
 
 
-def _record(b: Build, status: str, error: str | None = None) -> None:
+def _record(b: Build, status: str, error: str | None = None, **extra) -> None:
     cfg = {k: (str(v) if isinstance(v, Path) else [str(p) for p in v] if isinstance(v, tuple) else v.value if isinstance(v, Enum) else v)
            for k, v in asdict(b.config).items()}
-    record = {"status": status, "error": error, "config": cfg, "model_name": b.model_name, "versions": _versions(),
-              "step_seconds": b.timings, "notes": b.notes + (b.graph.notes if b.graph is not None else [])}
+    record = {"status": status, "step": b.step, "error": error, **extra, "config": cfg, "model_name": b.model_name,
+              "versions": b.versions, "step_seconds": b.timings,
+              "notes": b.notes + (b.graph.notes if b.graph is not None else [])}
     _write_json(b.out_dir / STATUS_FILE, record)
 
 
@@ -500,7 +549,10 @@ def config_of(build_dir: Path) -> BuildConfig:
     path = Path(build_dir) / STATUS_FILE
     if not path.is_file():
         raise HwgenError(f"{build_dir} is not an hwgen build folder (no {STATUS_FILE})", hint="build it first: python -m hwgen build")
-    cfg = json.loads(path.read_text())["config"]
+    try:
+        cfg = json.loads(path.read_text())["config"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise HwgenError(f"{path} is damaged ({type(exc).__name__}: {exc})", hint="build the folder again: python -m hwgen build") from None
     paths = {"model", "out_dir", "folding"}
     for key in paths:
         cfg[key] = Path(cfg[key]) if cfg.get(key) is not None else None
@@ -509,7 +561,20 @@ def config_of(build_dir: Path) -> BuildConfig:
 
 
 def run_build(config: BuildConfig, progress: Callable[[str], None] | None = None) -> Build:
-    """Run every step; on failure hwgen.json says "failed" and no deploy/accelerator.json exists."""
+    """Run every step, recording in hwgen.json how far the build got.
+
+    While it runs, hwgen.json says "running" and names the step under way; at the end "complete",
+    and only then does deploy/accelerator.json (the driver's sign of a finished build) exist.
+    Otherwise hwgen.json says, with the step:
+      - "failed": HwgenError, a problem with the input (model, options, tools), is raised as it is;
+        any other exception is a bug in hwgen: its traceback goes to report/internal_error.log and
+        an InternalError (a HwgenError naming the step, the model node or layer where known, and
+        the log) is raised from it;
+      - "interrupted": SIGINT (Ctrl-C) or SIGTERM stopped it; Interrupted (a KeyboardInterrupt)
+        is raised.
+    Running the same build again redoes every step, reusing what is keyed by content: compiled
+    C-sim libraries (the compile cache) and QONNX's outputs (model/qonnx_outputs.npz).
+    """
     from hwgen.resources import default_model
 
     board = load_board(config.board)
@@ -527,26 +592,133 @@ def run_build(config: BuildConfig, progress: Callable[[str], None] | None = None
                          hint="--out must name a folder (new or an earlier build), not a file") from None
     for stale in ("accelerator.json", "hwgen.bit", "hwgen.hwh"):  # not this design's until produced again
         (out / "deploy" / stale).unlink(missing_ok=True)
-    _record(b, "running")
+    (out / "report" / INTERNAL_ERROR_LOG).unlink(missing_ok=True)
+    b.versions = _versions()
     say = progress or (lambda _msg: None)
     b.progress = say
-    for i, (name, step) in enumerate(STEPS, 1):
-        say(f"[{i}/{len(STEPS)}] {name} ...")
-        t0 = time.perf_counter()
+    with _signals_stop_the_build() as hold:
         try:
-            step(b)
+            for i, (name, step) in enumerate(STEPS, 1):
+                b.step = name
+                _record(b, "running")
+                say(f"[{i}/{len(STEPS)}] {name} ...")
+                t0 = time.perf_counter()
+                try:
+                    step(b)
+                finally:
+                    b.timings[name] = round(time.perf_counter() - t0, 3)
+                say(f"[{i}/{len(STEPS)}] {name} done in {b.timings[name]:.2f} s")
+            b.step = None
+            _record(b, "complete")
         except HwgenError as exc:
-            b.timings[name] = round(time.perf_counter() - t0, 3)
-            _record(b, "failed", str(exc))
+            hold()
+            _abandon(b, "failed", str(exc))
             raise
-        except Exception:
-            b.timings[name] = round(time.perf_counter() - t0, 3)
-            _record(b, "failed", traceback.format_exc())
+        except KeyboardInterrupt as exc:
+            hold()
+            stop = exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
+            stop.step = b.step
+            _abandon(b, "interrupted", str(stop), signal=stop.signal_name)
+            if stop is exc:
+                raise
+            raise stop from None
+        except Exception as exc:
+            hold()
+            error = _internal_error(b, exc)
+            _abandon(b, "failed", str(error), log=None if error.log is None else str(error.log.relative_to(out)))
+            raise error from exc
+        except BaseException as exc:  # SystemExit, GeneratorExit: not a finished build either
+            hold()
+            _abandon(b, "failed", f"{type(exc).__name__}: {exc}")
             raise
-        b.timings[name] = round(time.perf_counter() - t0, 3)
-        say(f"[{i}/{len(STEPS)}] {name} done in {b.timings[name]:.2f} s")
-    _record(b, "complete")
     return b
+
+
+INTERNAL_ERROR_LOG = "internal_error.log"  # in report/: the traceback of an InternalError
+
+
+def _abandon(b: Build, status: str, error: str, **extra) -> None:
+    """A build that did not finish: never presented as one, and hwgen.json says how it ended."""
+    (b.out_dir / "deploy" / "accelerator.json").unlink(missing_ok=True)
+    _record(b, status, error, **extra)
+
+
+@contextmanager
+def _signals_stop_the_build():
+    """While a build runs, SIGINT and SIGTERM raise Interrupted in it, so that hwgen.json can say so
+    (by default SIGTERM ends the process at once). Only where Python's default handlers are in
+    place (a caller's own handler, or an ignored signal, is left alone) and only in the main
+    thread (the only one Python delivers signals to). Yields `hold`: after it is called, and
+    after the first signal, further signals are ignored while the build writes how it ended.
+    The previous handlers come back on exit."""
+    held = False
+
+    def hold() -> None:
+        nonlocal held
+        held = True
+
+    def stop(signum, _frame) -> None:
+        if not held:
+            hold()
+            raise Interrupted(signum)
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler):
+                previous[sig] = signal.signal(sig, stop)
+    try:
+        yield hold
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _internal_error(b: Build, exc: Exception) -> InternalError:
+    """An unexpected exception in a step: its traceback into report/internal_error.log, and one
+    short error naming the step, the node or layer (when known) and what to report."""
+    where = _where_in_traceback(exc)
+    log = b.out_dir / "report" / INTERNAL_ERROR_LOG
+    text = [f"hwgen {__version__}: internal error in build step {b.step!r}" + (f" at {where}" if where else ""),
+            f"time: {time.strftime('%Y-%m-%d %H:%M:%S %z')}",
+            f"command: {' '.join(sys.argv)}",
+            f"config: {json.dumps({k: str(v) for k, v in asdict(b.config).items()})}",
+            f"versions: {json.dumps(b.versions)}",
+            f"platform: {platform.platform()}", "",
+            "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))]
+    try:
+        log.write_text("\n".join(text))
+    except OSError:
+        log = None
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    attach = f"{log} and {b.out_dir / STATUS_FILE}" if log is not None else f"{b.out_dir / STATUS_FILE} and the command you ran"
+    return InternalError(f"internal error in build step {b.step!r}: {type(exc).__name__}" + (f": {first}" if first else ""),
+                         where=where, step=b.step, log=log, original=exc,
+                         hint=f"this is a bug in hwgen, not a problem with your model or options: please report it to the "
+                              f"hwgen developers, attaching {attach} (and the model file if you can share it)")
+
+
+def _where_in_traceback(exc: BaseException) -> str | None:
+    """The model node or layer being handled where `exc` was raised: from the innermost function of
+    its traceback taking a parameter `node` (an ONNX NodeProto: the lowering's handlers) or `layer`
+    (an hwgen layer: the per-layer functions of folding, estimates, code generation). Parameters
+    only: a loop variable may be left over from a loop that had finished. None if none has."""
+    from hwgen.ir import layers
+
+    tb, frames = exc.__traceback__, []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        code = frame.f_code
+        params = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+        node = frame.f_locals.get("node") if "node" in params else None
+        layer = frame.f_locals.get("layer") if "layer" in params else None
+        if hasattr(node, "op_type") and hasattr(node, "name"):
+            return f"node {node.name!r} ({node.op_type})"
+        if type(layer).__module__ == layers.__name__ and hasattr(layer, "name"):
+            return f"layer {layer.name!r} ({type(layer).__name__})"
+    return None
 
 
 def build(model_path=None, board: str = "pynq-z2", out_dir="build", folding=None, target_fps: float | None = None,
@@ -558,7 +730,7 @@ def build(model_path=None, board: str = "pynq-z2", out_dir="build", folding=None
 
     Folding: from `folding` (a JSON file), else automatic: the cheapest reaching `target_fps`,
     or without a target the fastest that fits the board, within `utilization_cap` of each of its
-    resources (default: the board file's, 0.85). FIFOs: `fifo_depths` "shallow" (the shallowest
+    resources (default: the board file's, 0.85). FIFOs: `fifo_depths` "shallow" (the cheapest
     with which the output comes on the same cycles as with never-blocking ones) or "never-blocking"
     (room for every word a producer sends ahead: deeper, robust to latency the model leaves out).
     `csim_exact`: the C-sim library computes in ap_int as synthesis does (slower), and every
@@ -568,6 +740,12 @@ def build(model_path=None, board: str = "pynq-z2", out_dir="build", folding=None
     cycle model (a loop above II=1, a process interval above the model's cycles, timing not met
     after Vivado) fails the build, naming the layer and the numbers, unless `allow_slow`; the
     numbers go into report/synthesis.json and the summary either way.
+
+    Raises HwgenError for a problem with the input (its message says what to change), and
+    InternalError, a HwgenError subclass, for a bug in hwgen: the original exception is its
+    `__cause__` (and `.original`), its traceback is in report/internal_error.log. A build
+    stopped by SIGINT or SIGTERM raises Interrupted (a KeyboardInterrupt). In each case
+    hwgen.json says "failed" or "interrupted" with the step, and deploy/accelerator.json is absent.
     """
     config = BuildConfig(model=Path(model_path) if model_path is not None else None, board=board, out_dir=Path(out_dir),
                          folding=Path(folding) if folding is not None else None, target_fps=target_fps,

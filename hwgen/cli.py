@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from pathlib import Path
 
-from hwgen.errors import HwgenError
+from hwgen.errors import HwgenError, InternalError, Interrupted
 
 
 def _parser() -> argparse.ArgumentParser:
     from hwgen.build import FifoDepths
 
-    p = argparse.ArgumentParser(prog="python -m hwgen", description="Quantized neural networks to FPGA dataflow accelerators.")
+    p = argparse.ArgumentParser(prog="python -m hwgen", description="Quantized neural networks to FPGA dataflow accelerators.",
+                                epilog=EXIT_STATUS)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     b = sub.add_parser("build", help="build an accelerator from a QONNX model (verified in C simulation)",
                        description="Lower a Brevitas/QONNX model to streaming layers, generate HLS C++, compile and "
-                                   "verify the C simulation against QONNX execution, and write the build folder.")
+                                   "verify the C simulation against QONNX execution, and write the build folder.",
+                       epilog=EXIT_STATUS)
     b.add_argument("model", nargs="?", type=Path, help="QONNX .onnx file from brevitas.export.export_qonnx "
                                                      "(default: the bundled 8x8-digits MLP, W2A2)")
     b.add_argument("--board", default="pynq-z2", help="target board (see: python -m hwgen boards); default pynq-z2")
@@ -31,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="fraction of each board resource (LUT, FF, BRAM, DSP) a design may use, e.g. 0.7; "
                         "default: the board's (0.85)")
     b.add_argument("--fifo-depths", choices=[d.value for d in FifoDepths], default=FifoDepths.SHALLOW.value,
-                   help="shallow: the shallowest FIFOs with which the output comes on the same cycles as with "
+                   help="shallow: the cheapest FIFOs with which the output comes on the same cycles as with "
                         "never-blocking ones (producers wait within their slack); never-blocking: room for every word "
                         "a producer sends ahead (deeper, robust to pipeline latency the model leaves out); default shallow")
     b.add_argument("--csim-exact", action="store_true",
@@ -47,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
                        description="Re-run a build folder's steps with its recorded configuration, this time requiring "
                                    "Vitis HLS and Vivado: writes deploy/hwgen.bit + hwgen.hwh and report/synthesis.json. "
                                    "Fails, naming the layer and the numbers, when a loop misses II=1, a layer's interval "
-                                   "exceeds the cycle model or timing is not met, unless --allow-slow.")
+                                   "exceeds the cycle model or timing is not met, unless --allow-slow.",
+                       epilog=EXIT_STATUS)
     y.add_argument("build", type=Path, help="build folder of python -m hwgen build")
     _synth_options(y)
 
@@ -145,14 +150,64 @@ def cmd_boards(args) -> int:
     return 0
 
 
+EXIT_ERROR = 2  # a problem with the input: the model, options, files or tools (argparse's usage errors too)
+EXIT_INTERNAL_ERROR = 3  # a bug in hwgen
+EXIT_STATUS = f"""exit status: 0 done; {EXIT_ERROR} an error in the input (model, options, files, tools), the
+message says what to change; {EXIT_INTERNAL_ERROR} an internal error (a bug in hwgen), the message names the log
+to report; 130 stopped by Ctrl-C (SIGINT), 143 by SIGTERM (128 + the signal's number). A build that
+did not finish says so in its hwgen.json ("failed" or "interrupted", with the step)."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"build": cmd_build, "synth": cmd_synth, "csim": cmd_csim, "boards": cmd_boards}[args.command]
     try:
         return handler(args)
+    except InternalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
     except HwgenError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_ERROR
+    except KeyboardInterrupt as exc:
+        stop = exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
+        where = _build_folder(args)
+        print(f"interrupted: {stop}" + (f"; {where / 'hwgen.json'} says so, and the same command finishes the build "
+                                        "(compiled C-sim libraries and QONNX's outputs are reused)"
+                                        if stop.step and where is not None else ""), file=sys.stderr)
+        return stop.exit_status
+    except Exception as exc:  # noqa: BLE001  (the boundary: whatever escaped outside the build's steps, which run_build reports itself)
+        log = _internal_error_log(args, exc)
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(f"error: internal error in 'python -m hwgen {args.command}': {type(exc).__name__}" + (f": {first}" if first else "")
+              + f"\n  hint: this is a bug in hwgen: please report it to the hwgen developers, attaching {log}", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+
+
+def _build_folder(args) -> Path | None:
+    return getattr(args, "out", None) or getattr(args, "build", None)
+
+
+def _internal_error_log(args, exc: Exception) -> Path:
+    """The traceback into the build folder's report/ (a temporary file where there is none)."""
+    import platform
+    import tempfile
+    import traceback
+
+    from hwgen import __version__
+    from hwgen.build import INTERNAL_ERROR_LOG
+
+    text = (f"hwgen {__version__}: internal error in 'python -m hwgen {args.command}'\ncommand: {' '.join(sys.argv)}\n"
+            f"platform: {platform.platform()}, Python {platform.python_version()}\n\n"
+            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    folder = _build_folder(args)
+    if folder is not None and (folder / "report").is_dir():
+        try:
+            (folder / "report" / INTERNAL_ERROR_LOG).write_text(text)
+            return folder / "report" / INTERNAL_ERROR_LOG
+        except OSError:
+            pass
+    fd, name = tempfile.mkstemp(prefix="hwgen-internal-error-", suffix=".log")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return Path(name)

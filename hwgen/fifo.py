@@ -23,6 +23,7 @@ FIFO is made as cheap as it can be without the output moving by a cycle.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from functools import singledispatch
 
 import numpy as np
@@ -232,13 +233,31 @@ class BlockingModel:
         self.offered = _offered(input_words, period, frames)
         self.bound = frames * period + frames * sum(n.iterations for n in self.order) + 1  # every stalled cycle, one of them moves
 
-    def run(self, depths: dict[Edge, int], deadline: np.ndarray | None = None, start: dict[str, np.ndarray] | None = None,
+    def latest(self, deadline: np.ndarray) -> dict[str, np.ndarray]:
+        """The latest cycle each iteration of each node can start for the last node to start none of
+        its iterations after `deadline`: iterations run in order, one a cycle, and a word is read a
+        cycle after it is written, whatever the FIFOs (which only add constraints, so with any depths
+        a schedule meeting `deadline` starts no iteration later than this)."""
+        latest = {self.order[-1].name: deadline}
+        for n in self.order[-2::-1]:
+            bound = np.full(len(self.k[n.name]), np.iinfo(np.int64).max // 2, dtype=np.int64)
+            for port in range(len(n.writes)):
+                e = self.out_of.get((n.name, port))
+                if e is not None:
+                    mine = self.idx[n.name][e]
+                    bound[mine] = np.minimum(bound[mine], latest[e[2]][self.idx[e[2]][e]] - 1)
+            k = self.k[n.name]
+            latest[n.name] = k + np.minimum.accumulate((bound - k)[::-1])[::-1]
+        return latest
+
+    def run(self, depths: dict[Edge, int], latest: dict[str, np.ndarray] | None = None, start: dict[str, np.ndarray] | None = None,
             max_sweeps: int | None = None, touched: set[str] | None = None) -> dict[str, np.ndarray] | None:
         """The schedule with FIFOs of `depths`: the least solution of the constraints above, found by
         sweeping the nodes forward and backward until nothing moves; a sweep recomputes only the
         nodes next to one that moved (the first sweep, with no read seen yet, is the unbounded
         schedule). Returns None on a deadlock (no finite solution: the sweeps never settle), or as
-        soon as the last node's starts exceed `deadline` (times only grow from sweep to sweep).
+        soon as a node's starts exceed `latest` (BlockingModel.latest of the last node's deadline:
+        times only grow from sweep to sweep, so the last node would miss its deadline).
         `start`: the schedule with FIFOs at least as deep, a lower bound to start from; `touched`:
         the nodes whose FIFOs are shallower than there (default: all). Where a producer and its
         consumer hold each other up word by word the sweeps settle a few words at a time; after
@@ -275,7 +294,7 @@ class BlockingModel:
                 dirty |= self.neighbours[n.name]
                 if new[-1] > self.bound:
                     return None
-                if n is order[-1] and deadline is not None and (new > deadline).any():
+                if latest is not None and (new > latest[n.name]).any():
                     return None
         return None
 
@@ -332,7 +351,7 @@ def shrink_streams(nodes: list[Node], edges: list[Edge], depths: dict[Edge, int]
     schedule = model.run(depths)
     if schedule is None:
         raise ValueError("the given depths deadlock the graph: size them with size_streams first")
-    deadline = schedule[nodes[-1].name]
+    latest = model.latest(schedule[nodes[-1].name])
     current = dict(depths)
     for e in sorted(edges, key=lambda e: cost(e, depths[e]), reverse=True):
         levels = _cost_levels(lambda d: cost(e, d), depths[e])
@@ -341,7 +360,7 @@ def shrink_streams(nodes: list[Node], edges: list[Edge], depths: dict[Edge, int]
             mid = (lo + hi) // 2
             trial = {**current, e: levels[mid]}
             found = model.dma_waits(schedule, levels[mid]) if e[0] == "input" else None
-            found = found or model.run(trial, deadline, schedule, SHRINK_SWEEPS, touched={e[0]})
+            found = found or model.run(trial, latest, schedule, SHRINK_SWEEPS, touched={e[0]})
             if found is None:
                 lo = mid + 1
             else:
@@ -373,8 +392,8 @@ def shrinkable(graph: DataflowGraph) -> bool:
 
 def shrink_fifos(graph: DataflowGraph, input_words: int, period: int | None = None,
                  sized: dict[str, int] | None = None) -> dict[str, int]:
-    """size_fifos' depths (`sized`, when already computed) made as shallow as they can be without
-    moving the output by a cycle."""
+    """size_fifos' depths (`sized`, when already computed) made as cheap as they can be without
+    moving the output by a cycle (shrink_streams)."""
     from hwgen.estimate.primitives import stream_widths
 
     nodes, edges = chain_streams(graph)
@@ -382,3 +401,35 @@ def shrink_fifos(graph: DataflowGraph, input_words: int, period: int | None = No
     width = stream_widths(graph)
     depths = shrink_streams(nodes, edges, {e: sized[e[0]] for e in edges}, {e: width[e[0]] for e in edges}, input_words, period)
     return {e[0]: d for e, d in depths.items()} | {graph.layers[-1].name: sized[graph.layers[-1].name]}
+
+
+class FifoDepths(str, Enum):
+    """How deep the stream FIFOs are made."""
+
+    SHALLOW = "shallow"  # the cheapest with which the output comes on the same cycles (shrink_fifos)
+    NEVER_BLOCKING = "never-blocking"  # room for every word a producer sends ahead (size_fifos)
+
+
+@dataclass(frozen=True)
+class FifoPlan:
+    """The FIFOs a design is built with: what the fit check during folding counts and what the build uses."""
+
+    depths: dict[str, int]  # depth of the stream each layer writes (and "input")
+    never_blocking: dict[str, int]  # what each stream holds if no producer ever waits
+    sizing: FifoDepths  # the sizing used: the one asked for, unless the design is too slow to shrink
+    note: str | None = None  # why it is not the one asked for
+
+
+def plan_fifos(graph: DataflowGraph, sizing: FifoDepths = FifoDepths.SHALLOW) -> FifoPlan:
+    """The depths of `sizing` for the design: never-blocking (size_fifos), or shrunk (shrink_fifos)
+    unless its loops run more iterations a frame than shrinking simulates in seconds (then never-blocking,
+    and the note says why)."""
+    words = graph.input.elems // graph.layers[0].in_elems
+    never = size_fifos(graph, words)
+    note = None
+    if sizing is FifoDepths.SHALLOW and not shrinkable(graph):
+        sizing = FifoDepths.NEVER_BLOCKING
+        note = (f"kept never-blocking: the layers' loops run {sum(cycles(l) for l in graph.layers):,} iterations "
+                f"a frame, more than the {SHRINK_MAX_ITERATIONS:,} that shrinking simulates in seconds")
+    depths = shrink_fifos(graph, words, sized=never) if sizing is FifoDepths.SHALLOW else dict(never)
+    return FifoPlan(depths, never, sizing, note)

@@ -6,6 +6,9 @@ hwgen's layers of the same kind and index. An MVAU also takes FINN's "ram_style"
 weights live: "auto", "block", "distributed") and "resType" (its products: "auto", "lut",
 "dsp"). Keys FINN writes that have no meaning here ("Defaults", mem_mode,
 runtime_writeable_weights, other layers' ram_style) are ignored.
+
+Every stream word stays within 4096 bits (codegen.render.MAX_WORD_BITS, the widest ap_uint in Vitis HLS): automatic
+folding only considers foldings within it, and a folding file beyond it is refused.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from hwgen.codegen.render import check_stream_words, stream_word_error
 from hwgen.errors import HwgenError
 from hwgen.ir.graph import DataflowGraph
 from hwgen.estimate import cycles, resources, total_resources
 from hwgen.estimate.cycle_model import io_cycles
 from hwgen.estimate.resource_model import SHELL, implementation
+from hwgen.fifo import FifoDepths, plan_fifos
 from hwgen.ir.layers import DWC, FOLDABLE_KINDS, MVAU, SWG, RamStyle, ResType, divisors
 from hwgen.lower.insert_dwc import insert_dwcs
 
@@ -67,6 +72,7 @@ def apply_folding(graph: DataflowGraph, folding: dict, source: str = "folding") 
             layer = _refold(layer, entry, source)
         layers.append(layer)
     folded = graph.with_layers(layers)
+    check_stream_words(folded, source)
     return insert_dwcs(folded)
 
 
@@ -132,8 +138,8 @@ def _implementations(layer: MVAU) -> list[tuple[RamStyle, ResType]]:
 
 
 def _candidates(layer) -> list:
-    """Every folding of a layer, as refolded layers (memoized: refolding validates the parameters).
-    MVAUs come in every weight memory and product hardware too."""
+    """Every folding of a layer whose stream words fit an ap_uint (memoized: refolding validates the
+    parameters). MVAUs come in every weight memory and product hardware too."""
     cached = _CANDIDATES.get(id(layer))
     if cached is None or cached[0] is not layer:
         if isinstance(layer, MVAU):
@@ -141,6 +147,7 @@ def _candidates(layer) -> list:
                        for m, r in _implementations(layer)]
         else:
             options = [layer.refold(pe=p) for p in divisors(layer.channels)]
+        options = [c for c in options if stream_word_error(c, layer.name) is None]  # DWCs between them are never wider
         if len(_CANDIDATES) > 256:
             _CANDIDATES.clear()
         cached = _CANDIDATES[id(layer)] = (layer, options)
@@ -246,8 +253,10 @@ def fold_to_cycles(graph: DataflowGraph, max_cycles: int, board, prices: Prices 
     return insert_dwcs(folded)
 
 
-def fit_to_cycles(graph: DataflowGraph, max_cycles: int, board) -> tuple[DataflowGraph, Prices, bool, dict]:
-    """The cheapest folding within `max_cycles` that fits the board: (graph, prices, fits, usage).
+def fit_to_cycles(graph: DataflowGraph, max_cycles: int, board,
+                  fifo_sizing: FifoDepths = FifoDepths.SHALLOW) -> tuple[DataflowGraph, Prices, bool, dict]:
+    """The cheapest folding within `max_cycles` that fits the board with FIFOs of `fifo_sizing`
+    (`fits`): (graph, prices, fits, usage).
 
     First by prices: repriced (at most PRICE_ROUNDS times) while one resource is over the cap and
     another has room. Prices move whole classes of layers at once (every MVAU to BRAM), so when no
@@ -258,7 +267,7 @@ def fit_to_cycles(graph: DataflowGraph, max_cycles: int, board) -> tuple[Dataflo
     rounds = []
     for _ in range(PRICE_ROUNDS):
         folded = fold_to_cycles(graph, max_cycles, board, prices)
-        ok, usage = fits(folded, board)
+        ok, usage = fits(folded, board, fifo_sizing)
         if ok:
             return folded, prices, ok, usage
         rounds.append((folded, prices, ok, usage))
@@ -268,7 +277,7 @@ def fit_to_cycles(graph: DataflowGraph, max_cycles: int, board) -> tuple[Dataflo
     closest = min(rounds, key=lambda r: _peak(r[3]))
     rebalanced = _rebalance(closest[0], board)
     if rebalanced is not None:
-        ok, usage = fits(rebalanced, board)
+        ok, usage = fits(rebalanced, board, fifo_sizing)
         if ok:
             return rebalanced, closest[1], ok, usage
     return rounds[0]
@@ -308,20 +317,34 @@ def _rebalance(graph: DataflowGraph, board) -> DataflowGraph | None:
     return graph.with_layers(layers)
 
 
-def fits(graph: DataflowGraph, board) -> tuple[bool, dict]:
-    """Whether the design, its sized FIFOs and the shell fit the board within its utilization cap; the usage fractions.
+def fits(graph: DataflowGraph, board, fifo_sizing: FifoDepths = FifoDepths.SHALLOW) -> tuple[bool, dict]:
+    """Whether the design, its FIFOs and the shell fit the board within its utilization cap; the usage fractions.
 
-    FIFOs only add: a design whose layers and shell alone exceed the cap is not sized (sizing a slow
-    design simulates every iteration of its loops)."""
-    from hwgen.fifo import size_fifos
-
+    The FIFOs are the ones the build gives the design (plan_fifos with `fifo_sizing`): shallow FIFOs
+    can cost more LUTs than never-blocking ones (a BRAM FIFO shrunk into shift registers), so the
+    check counts exactly those. FIFOs only add: a design whose layers and shell alone exceed the cap
+    is not sized (sizing a slow design simulates every iteration of its loops)."""
     cap = board.utilization_cap
     usage = (total_resources(graph) + SHELL).usage(board.resources)
     if any(v > cap for v in usage.values()):
         return False, usage
-    depths = size_fifos(graph, graph.input.elems // graph.layers[0].in_elems)
-    usage = (total_resources(graph, depths) + SHELL).usage(board.resources)
+    usage = (total_resources(graph, _fifo_plan(graph, fifo_sizing).depths) + SHELL).usage(board.resources)
     return all(v <= cap for v in usage.values()), usage
+
+
+_PLANS: dict[tuple, object] = {}  # the search meets the same folding again at other prices; layers are immutable
+
+
+def _fifo_plan(graph: DataflowGraph, fifo_sizing: FifoDepths):
+    """plan_fifos, memoized by the layers (DWCs, made anew by each folding, by their widths)."""
+    key = (graph.input.elems, fifo_sizing,
+           tuple((l.name, l.elems, l.in_elems, l.out_elems, l.dtype) if isinstance(l, DWC) else l for l in graph.layers))
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) > 64:
+            _PLANS.clear()
+        plan = _PLANS[key] = plan_fifos(graph, fifo_sizing)
+    return plan
 
 
 def dma_floor(graph: DataflowGraph, board) -> int:
@@ -338,8 +361,10 @@ def dma_floor(graph: DataflowGraph, board) -> int:
                best(graph.layers[-1], graph.output.elems, graph.output.dtype.bits, "out_elems"))
 
 
-def auto_fold(graph: DataflowGraph, board, clock_mhz: float, target_fps: float | None = None) -> DataflowGraph:
+def auto_fold(graph: DataflowGraph, board, clock_mhz: float, target_fps: float | None = None,
+              fifo_sizing: FifoDepths = FifoDepths.SHALLOW) -> DataflowGraph:
     """With a target: the cheapest folding reaching `target_fps`. Without: the fastest that fits the board.
+    Either fits with the FIFOs the build gives it (`fifo_sizing`, see `fits`).
 
     Raises HwgenError with a per-layer table when the target cannot be met or nothing fits.
     """
@@ -355,7 +380,7 @@ def auto_fold(graph: DataflowGraph, board, clock_mhz: float, target_fps: float |
                              f"one {board.dma_port_bits}-bit beat a cycle on the memory side, at the best word width folding allows), "
                              f"at most {clock_mhz * 1e6 / floor:,.0f} frames/s at {clock_mhz:g} MHz",
                              hint="lower --target-fps or raise the clock")
-        folded, _, ok, usage = fit_to_cycles(graph, budget, board)
+        folded, _, ok, usage = fit_to_cycles(graph, budget, board, fifo_sizing)
         slow = [l for l in folded.layers if cycles(l) > budget]
         if slow:
             raise HwgenError(f"{target_fps:,.0f} frames/s at {clock_mhz:g} MHz needs every layer within {budget} cycles per frame; "
@@ -373,13 +398,13 @@ def auto_fold(graph: DataflowGraph, board, clock_mhz: float, target_fps: float |
     lo, hi = 0, len(steps) - 1
     while lo <= hi:
         mid = (lo + hi) // 2
-        folded, _, ok, _ = fit_to_cycles(graph, steps[mid], board)
+        folded, _, ok, _ = fit_to_cycles(graph, steps[mid], board, fifo_sizing)
         if ok:
             best, hi = folded, mid - 1
         else:
             lo = mid + 1
     if best is None:
-        folded, _, _, usage = fit_to_cycles(graph, slowest, board)
+        folded, _, _, usage = fit_to_cycles(graph, slowest, board, fifo_sizing)
         raise HwgenError(_over_budget(folded, board, usage, "even the cheapest folding (every layer as small as it can be made)"),
                          hint="pick a larger board (python -m hwgen boards), use fewer bits or smaller layers")
     return best

@@ -11,9 +11,10 @@ from hwgen.boards import load_board
 from hwgen.datatypes import DataType
 from hwgen.errors import HwgenError
 from hwgen.estimate import cycles
+from hwgen.fifo import FifoDepths
 from hwgen.fold import _cost, apply_folding, auto_fold, cheapest_within, fit_to_cycles, fits, fold_to_cycles, read_folding, write_folding
 from hwgen.ir.layers import DWC, MVAU, RamStyle, ResType
-from tests.conftest import chain, random_thresholds, random_values
+from tests.conftest import chain, conv_net, random_thresholds, random_values
 
 I, U, B = DataType.int, DataType.uint, DataType.bipolar
 
@@ -142,3 +143,73 @@ def test_repricing_trades_luts_for_block_ram():
     assert ok, usage
     assert folded.layer("MVAU_0").ram_style is RamStyle.BLOCK
     assert prices.LUT > 1 / board.resources["LUT"]
+
+
+# --- the fit check counts the FIFOs the build gives the design
+
+def small_cnv():
+    """A CNV-like chain: a 20x20x3 8-bit image, 3x3 convolutions of 16, 16 channels, a 2x2 max pool,
+    32, 32 channels, bipolar weights and activations, a fully connected layer to 10 accumulators."""
+    return conv_net(20, (16, 16, "M", 32, 32), 10, U(8))
+
+
+def built_usage(b) -> dict:
+    """What the build's estimate reports (step_estimate): layers, the FIFOs it was built with, the shell."""
+    from hwgen.estimate import total_resources
+    from hwgen.estimate.resource_model import SHELL
+
+    return (total_resources(b.graph, b.fifo_depths) + SHELL).usage(b.board.resources)
+
+
+def fold_and_size(graph, board_name: str, cap: float, tmp_path, fifo_depths="shallow"):
+    """The build's folding and FIFO steps, as `hwgen build` runs them."""
+    from dataclasses import replace
+
+    from hwgen.build import Build, BuildConfig, step_fifo, step_fold
+
+    config = BuildConfig(board=board_name, utilization_cap=cap, fifo_depths=fifo_depths, synthesize=False)
+    b = Build(config, tmp_path, replace(load_board(board_name), utilization_cap=cap))
+    (tmp_path / "model").mkdir()
+    b.graph = graph
+    step_fold(b)
+    step_fifo(b)
+    return b
+
+
+@pytest.mark.parametrize("cap", [0.192, 0.194])
+def test_automatic_folding_fits_with_the_fifos_it_is_built_with(tmp_path, cap):
+    """At these caps the fastest folding of small_cnv on pynq-z2 used to fit only with never-blocking
+    FIFOs (LUT 19.18%): the build then shrank them, turning 7 BRAM18 of FIFOs into 155 more LUTs of
+    shift registers (LUT 19.48%, over the cap) and built it anyway. The fit check during the search
+    counts the FIFOs the build gives the design, so the design the build gets fits with them."""
+    b = fold_and_size(small_cnv(), "pynq-z2", cap, tmp_path)
+    usage = built_usage(b)
+    assert all(v <= cap for v in usage.values()), usage
+    assert fits(b.graph, b.board)[1] == usage  # the search saw exactly these FIFOs
+
+
+def test_fit_check_counts_never_blocking_fifos_when_the_build_keeps_them(tmp_path):
+    b = fold_and_size(small_cnv(), "pynq-z2", 0.193, tmp_path, fifo_depths="never-blocking")
+    assert b.fifo_depths == b.never_blocking_depths
+    usage = built_usage(b)
+    assert all(v <= 0.193 for v in usage.values()), usage
+    assert fits(b.graph, b.board, FifoDepths.NEVER_BLOCKING)[1] == usage
+
+
+@pytest.mark.slow
+def test_cnv_w2a2_on_kv260_fits_with_its_fifos(tmp_path):
+    """The case a user met: CNV-W2A2 auto-folded for kv260 came out at 85.3% of its LUTs with the
+    shallow FIFOs the build gave it ("does NOT fit the 85% cap") and was built anyway."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("brevitas")
+    from brevitas.export import export_qonnx
+
+    from hwgen.frontend.load import load_qonnx
+    from hwgen.lower import lower
+    from hwgen.zoo.cnv import cnv, randomize_batchnorm
+
+    torch.manual_seed(4)
+    export_qonnx(randomize_batchnorm(cnv(2, 2), seed=4), torch.zeros(1, 3, 32, 32), export_path=str(tmp_path / "cnv.onnx"))
+    b = fold_and_size(lower(load_qonnx(tmp_path / "cnv.onnx"), "cnv"), "kv260", 0.85, tmp_path)
+    usage = built_usage(b)
+    assert all(v <= 0.85 for v in usage.values()), usage

@@ -1,7 +1,10 @@
 // hwgen kernel library: AXI4-Stream boundary of the accelerator.
 //
-// The top function's ports are AXI4-Stream words with TLAST on the last word of every frame,
-// so that an AXI DMA ends each transfer. Inside, layers use plain packed words.
+// The top function's ports are AXI4-Stream words. One call (one ap_start) streams `frames` frames,
+// as the driver moves them in one AXI DMA transfer each way; TLAST marks the last output word of the
+// call, where the DMA's S2MM channel (direct-register mode) must end its transfer (AMD PG021). A
+// TLAST on every frame would end the receive after the first frame. Inside, layers use plain packed
+// words; the input's TLAST (the MM2S channel's, on its transfer's last word) is not needed.
 // With Vitis HLS, ap_axiu comes from <ap_axi_sdata.h>; for g++ C simulation without it, a
 // minimal struct with the same fields stands in (the fields hwgen uses: data, keep, last).
 #ifndef HWGEN_AXIS_HPP
@@ -31,26 +34,27 @@ void axis_to_stream(hls::stream<ap_axiu<BUS, 0, 0, 0> >& in, hls::stream<ap_uint
     static_assert(BITS <= BUS, "axis_to_stream: word wider than the bus");
     for (unsigned long long i = 0; i < (unsigned long long)frames * WORDS; i++) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = WORDS avg = WORDS max = WORDS
         ap_axiu<BUS, 0, 0, 0> word = in.read();
         out.write(ap_uint<BITS>(word.data(BITS - 1, 0)));
     }
 }
 
-// Internal stream -> AXI words, TLAST on the last word of each frame.
+// Internal stream -> AXI words, TLAST on the last word of the call (of all `frames` frames).
 template <unsigned BUS, unsigned BITS, unsigned WORDS>
 void stream_to_axis(hls::stream<ap_uint<BITS> >& in, hls::stream<ap_axiu<BUS, 0, 0, 0> >& out, unsigned frames) {
     static_assert(BITS <= BUS, "stream_to_axis: word wider than the bus");
-    unsigned w = 0;
+    const unsigned long long last = (unsigned long long)frames * WORDS - 1;
     for (unsigned long long i = 0; i < (unsigned long long)frames * WORDS; i++) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = WORDS avg = WORDS max = WORDS
         ap_axiu<BUS, 0, 0, 0> word;
         word.data = 0;
         word.data(BITS - 1, 0) = in.read();
         word.keep = -1;
         word.strb = -1;
-        word.last = (w == WORDS - 1);
+        word.last = (i == last);
         out.write(word);
-        if (++w == WORDS) w = 0;
     }
 }
 

@@ -8,6 +8,10 @@
 // synthesis, a plain C integer of the same value in C simulation (`HWGEN_PARAM`), so that
 // g++ compiles large constant tables as static data. Values are identical in both: the
 // generator checks every value against the type's range.
+//
+// ap_uint is at most 1024 bits wide unless AP_INT_MAX_W is defined before ap_int.h is included:
+// a design with wider stream words is compiled with -DAP_INT_MAX_W=4096 (the most Vitis HLS takes),
+// which its top.hpp checks.
 #ifndef HWGEN_TYPES_HPP
 #define HWGEN_TYPES_HPP
 
@@ -121,6 +125,10 @@ inline ap_uint<W> element(const ap_uint<N>& word, unsigned j) {
     return word(j * W + W - 1, j * W);
 }
 
+// Every kernel's pipelined loop runs frames * PER_FRAME iterations, `frames` a run-time argument:
+// its LOOP_TRIPCOUNT pragma gives Vitis HLS PER_FRAME (one frame), so that csynth reports a latency
+// per frame instead of none.
+//
 // C simulation only: a probe on every kernel's pipelined loop (to check the cycle model and the
 // FIFO-sizing schedules against what the loops really do), and the fast path.
 //

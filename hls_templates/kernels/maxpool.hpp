@@ -36,12 +36,16 @@ void maxpool(hls::stream<ap_uint<PE * T::width> >& in, hls::stream<ap_uint<PE * 
     word_t buffer[G::ROWS][G::ROW];
     value_t acc[PE];
 #pragma HLS ARRAY_PARTITION variable = acc complete
-    Blocks<G> at;  // where the next input word goes, where the windows start
+    static constexpr BlockTables<G::BLOCKS> schedule = block_tables<G>();
+    static_assert(schedule.words == G::WORDS, "MaxPool: the schedule must read every input word once");
+    const unsigned long long PER_FRAME = schedule.per_frame;
+    Blocks<G> at(schedule);  // where the next input word goes, where the windows start
     unsigned ox = 0, cf = 0, ky = 0, kx = 0;
-    const unsigned long long total = frames * G::per_frame();
+    const unsigned long long total = frames * PER_FRAME;
     HWGEN_PROBE(probe, name);
     for (unsigned long long it = 0; it < total; it++) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = PER_FRAME avg = PER_FRAME max = PER_FRAME
         if (at.reading()) at.store(buffer, HWGEN_READ(probe, in));
         if (at.writing()) {
             const int r = at.base_row + (int)ky, c = (int)(ox * SW + kx) - (int)PL;
@@ -71,7 +75,7 @@ void maxpool(hls::stream<ap_uint<PE * T::width> >& in, hls::stream<ap_uint<PE * 
                 }
             }
         }
-        if (at.next()) ox = 0;
+        if (at.next(schedule)) ox = 0;
         HWGEN_NEXT(probe);
     }
 }

@@ -127,10 +127,12 @@ void mvau(hls::stream<ap_uint<SIMD * TI::width> >& in, hls::stream<ap_uint<PE * 
     acc_t acc[PE];
 #pragma HLS ARRAY_PARTITION variable = acc complete
     unsigned sf = 0, nf = 0;
-    const unsigned long long total = (unsigned long long)frames * VECTORS * NF * SF;
+    const unsigned long long PER_FRAME = (unsigned long long)VECTORS * NF * SF;  // loop iterations per frame
+    const unsigned long long total = frames * PER_FRAME;
     HWGEN_PROBE(probe, name);
     for (unsigned long long i = 0; i < total; i++) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = PER_FRAME avg = PER_FRAME max = PER_FRAME
         in_word_t x;
         if (nf == 0) {
             x = HWGEN_READ(probe, in);

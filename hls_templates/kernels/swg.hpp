@@ -12,6 +12,8 @@
 //                  up to last(oy + 1) are read; max(OPS, reads) iterations.
 // Input row r lives in buffer row r mod ROWS: the rows a block reads, (last(oy), last(oy+1)],
 // are at most SH rows past the KH rows its windows use, so they never overwrite them.
+// Each block's reads and iterations come from tables the compiler fills (block_tables): the loop
+// compares its counter with registers and never evaluates last() at run time.
 // The C-sim runs this same loop in both modes (it only moves words: no fast path needed).
 #ifndef HWGEN_SWG_HPP
 #define HWGEN_SWG_HPP
@@ -22,7 +24,8 @@
 
 namespace hwgen {
 
-// Geometry and block schedule shared by swg and maxpool.
+// Geometry of swg and maxpool. The schedule arithmetic (last, reads, length) is constexpr: it is
+// evaluated at compile time into BlockTables, never by the loops (see Blocks).
 template <unsigned IFM_H, unsigned IFM_W, unsigned C, unsigned KH, unsigned KW, unsigned SH, unsigned SW,
           unsigned PT, unsigned PL, unsigned PB, unsigned PR, unsigned WORD>
 struct Window {
@@ -33,41 +36,67 @@ struct Window {
     static const unsigned ROWS = KH + SH;     // line buffer rows
     static const unsigned OPS = OFM_W * KH * KW * CF;
     static const unsigned STRIDE_H = SH;
+    static const unsigned BLOCKS = OFM_H + 1;  // blocks -1 .. OFM_H - 1, entries 0 .. OFM_H of the tables
+    static const unsigned WORDS = IFM_H * ROW;  // input words per frame
 
-    static int last(int oy) {  // the last input row output row oy needs (-1: none)
+    static constexpr int last(int oy) {  // the last input row output row oy needs (-1: none)
         if (oy < 0) return -1;
         if (oy >= (int)OFM_H) return (int)IFM_H - 1;
-        int l = oy * (int)SH + (int)KH - 1 - (int)PT;
+        const int l = oy * (int)SH + (int)KH - 1 - (int)PT;
         return l < -1 ? -1 : (l > (int)IFM_H - 1 ? (int)IFM_H - 1 : l);
     }
-    static unsigned reads(int block) { return (unsigned)(last(block + 1) - last(block)) * ROW; }
-    static unsigned length(int block) {
-        unsigned r = reads(block);
-        return block < 0 || r > OPS ? r : OPS;
+    static constexpr unsigned reads(unsigned entry) {  // block entry - 1 reads rows (last(entry - 1), last(entry)]
+        return (unsigned)(last((int)entry) - last((int)entry - 1)) * ROW;
     }
-    static int first_block() { return length(-1) ? -1 : 0; }  // no rows before output row 0: skip block -1
-    static unsigned long long per_frame() {
-        unsigned long long n = 0;
-        for (int b = -1; b < (int)OFM_H; b++) n += length(b);
-        return n;
+    static constexpr unsigned length(unsigned entry) {  // iterations: block -1 only reads
+        return entry == 0 || reads(entry) > OPS ? reads(entry) : OPS;
     }
     static int first_row() { return -(int)PT; }  // input row of output row 0's windows' top
     static unsigned first_slot() { return (ROWS - PT % ROWS) % ROWS; }  // its buffer row (row r: r mod ROWS)
 };
 
+// A window kernel's block schedule as compile-time tables: entry b + 1 holds block b's input words
+// (`reads`) and loop iterations (`length`), for b = -1 .. OFM_H - 1 (hwgen.estimate.cycle_model.
+// window_blocks: reads, and max(reads, ops) after block -1).
+template <unsigned N>
+struct BlockTables {
+    unsigned reads[N], length[N];
+    unsigned first;                 // the first block's entry: 1 when block -1 reads nothing (it is skipped)
+    unsigned long long per_frame;   // loop iterations per frame
+    unsigned long long words;       // input words read per frame
+};
+
+template <typename G>
+constexpr BlockTables<G::BLOCKS> block_tables() {
+    BlockTables<G::BLOCKS> t{};
+    for (unsigned e = 0; e < G::BLOCKS; e++) {
+        t.reads[e] = G::reads(e);
+        t.length[e] = G::length(e);
+        t.per_frame += t.length[e];
+        t.words += t.reads[e];
+    }
+    t.first = t.length[0] ? 0 : 1;
+    return t;
+}
+
 // Where swg and maxpool are in their block schedule: the line-buffer slot the next input word
 // goes to, and the input row / buffer slot the current output row's windows start at.
+// Between blocks the loop only moves registers: the next block's counts (up_reads, up_len) are
+// looked up from the tables one block ahead, at a table index held in a register (`up`).
 template <typename G>
 struct Blocks {
-    int block, base_row;
-    unsigned base_slot, i, nreads, len, wslot, wword;
+    typedef BlockTables<G::BLOCKS> Tables;
+    int base_row;
+    unsigned entry, up, base_slot, i, nreads, len, up_reads, up_len, wslot, wword;
 
-    Blocks()
-        : block(G::first_block()), base_row(G::first_row()), base_slot(G::first_slot()), i(0),
-          nreads(G::reads(G::first_block())), len(G::length(G::first_block())), wslot(0), wword(0) {}
+    explicit Blocks(const Tables& t)
+        : base_row(G::first_row()), entry(t.first), up(after(t, t.first)), base_slot(G::first_slot()), i(0),
+          nreads(t.reads[t.first]), len(t.length[t.first]), up_reads(t.reads[up]), up_len(t.length[up]), wslot(0), wword(0) {}
+
+    static unsigned after(const Tables& t, unsigned e) { return e == G::OFM_H ? t.first : e + 1; }  // the next block's entry
 
     bool reading() const { return i < nreads; }
-    bool writing() const { return block >= 0 && i < G::OPS; }
+    bool writing() const { return entry != 0 && i < G::OPS; }  // block -1 (entry 0) only reads
 
     template <typename W>
     void store(W buffer[G::ROWS][G::ROW], const W& word) {
@@ -84,22 +113,26 @@ struct Blocks {
         return s >= G::ROWS ? s - G::ROWS : s;
     }
 
-    bool next() {  // after an iteration; true when the next block (output row) begins
+    bool next(const Tables& t) {  // after an iteration; true when the next block (output row) begins
 #pragma HLS INLINE
         if (++i != len) return false;
         i = 0;
-        if (++block == (int)G::OFM_H) {  // next frame
-            block = G::first_block();
+        nreads = up_reads;
+        len = up_len;
+        const bool new_frame = entry == G::OFM_H;
+        entry = up;
+        up = after(t, up);
+        up_reads = t.reads[up];
+        up_len = t.length[up];
+        if (new_frame) {
             wslot = 0;
             base_row = G::first_row();
             base_slot = G::first_slot();
-        } else if (block > 0) {  // after block -1 the windows start at row -PT, as set
+        } else if (entry > 1) {  // after block -1 the windows start at row -PT, as set
             base_row += G::STRIDE_H;
             base_slot += G::STRIDE_H;  // SH < ROWS
             if (base_slot >= G::ROWS) base_slot -= G::ROWS;
         }
-        nreads = G::reads(block);
-        len = G::length(block);
         return true;
     }
 };
@@ -119,12 +152,16 @@ void swg(hls::stream<ap_uint<SIMD * T::width> >& in, hls::stream<ap_uint<SIMD * 
     static  // C-sim: keep large line buffers off the stack (layers run one after another)
 #endif
     word_t buffer[G::ROWS][G::ROW];
-    Blocks<G> at;  // where the next input word goes, where the windows start
+    static constexpr BlockTables<G::BLOCKS> schedule = block_tables<G>();
+    static_assert(schedule.words == G::WORDS, "SWG: the schedule must read every input word once");
+    const unsigned long long PER_FRAME = schedule.per_frame;
+    Blocks<G> at(schedule);  // where the next input word goes, where the windows start
     unsigned ox = 0, ky = 0, kx = 0, cf = 0;  // the next window word
-    const unsigned long long total = frames * G::per_frame();
+    const unsigned long long total = frames * PER_FRAME;
     HWGEN_PROBE(probe, name);
     for (unsigned long long it = 0; it < total; it++) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = PER_FRAME avg = PER_FRAME max = PER_FRAME
         if (at.reading()) at.store(buffer, HWGEN_READ(probe, in));
         if (at.writing()) {
             const int r = at.base_row + (int)ky, c = (int)(ox * SW + kx) - (int)PL;
@@ -144,7 +181,7 @@ void swg(hls::stream<ap_uint<SIMD * T::width> >& in, hls::stream<ap_uint<SIMD * 
                 }
             }
         }
-        if (at.next()) ox = 0;
+        if (at.next(schedule)) ox = 0;
         HWGEN_NEXT(probe);
     }
 }

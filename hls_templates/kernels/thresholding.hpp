@@ -20,10 +20,12 @@ void thresholding(hls::stream<ap_uint<PE * TI::width> >& in, hls::stream<ap_uint
     static_assert(NT > 0, "Thresholding: at least one threshold");
     const unsigned CF = C / PE;
     unsigned cf = 0;
-    const unsigned long long total = (unsigned long long)frames * VECTORS * CF;
+    const unsigned long long PER_FRAME = (unsigned long long)VECTORS * CF;  // loop iterations per frame
+    const unsigned long long total = frames * PER_FRAME;
     HWGEN_PROBE(probe, name);
     for (unsigned long long i = 0; i < total; i++) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = PER_FRAME avg = PER_FRAME max = PER_FRAME
         ap_uint<PE * TI::width> x = HWGEN_READ(probe, in);
         ap_uint<PE * TO::width> y;
         for (unsigned p = 0; p < PE; p++) {

@@ -12,6 +12,7 @@ from hwgen import __version__
 from hwgen.codegen.layers import layer_context
 from hwgen.errors import HwgenError
 from hwgen.ir.graph import DataflowGraph
+from hwgen.ir.layers import DWC, MVAU, SWG, divisors
 from hwgen.resources import hls_templates, kernels
 
 TOP_FUNCTION = "hwgen_top"
@@ -31,6 +32,50 @@ class Port:
     @property
     def word_bytes(self) -> int:
         return self.bus // 8
+
+
+AP_INT_DEFAULT_MAX_W = 1024  # the widest ap_[u]int without AP_INT_MAX_W (UG1399)
+MAX_WORD_BITS = 4096  # the widest with it: Vitis HLS takes AP_INT_MAX_W up to 4096 (UG1399)
+
+
+def ap_int_max_w(bits: int) -> int | None:
+    """The AP_INT_MAX_W a design whose widest ap_uint has `bits` needs: None up to 1024 (ap_int's default),
+    else 4096 (the most Vitis HLS takes; one value, so one precompiled C-sim header serves every design)."""
+    return None if bits <= AP_INT_DEFAULT_MAX_W else MAX_WORD_BITS
+
+
+def _word_parameters(layer) -> list[tuple[str, int, str, int]]:
+    """(side, elements per word, the folding parameter setting it, the dimension it divides) per stream of a layer."""
+    if isinstance(layer, MVAU):
+        return [("input", layer.simd, "SIMD", layer.mw), ("output", layer.pe, "PE", layer.mh)]
+    param = "SIMD" if isinstance(layer, SWG) else "PE"
+    return [("input", layer.in_elems, param, layer.channels), ("output", layer.out_elems, param, layer.channels)]
+
+
+def stream_word_error(layer, source: str) -> HwgenError | None:
+    """The error for a layer whose input or output stream word is wider than MAX_WORD_BITS, None if both fit.
+
+    DWCs are not checked: their words are their neighbours' (or narrower, through the gcd)."""
+    if isinstance(layer, DWC):
+        return None
+    for side, elems, param, dim in _word_parameters(layer):
+        dtype = layer.in_dtype if side == "input" else layer.out_dtype
+        if elems * dtype.bits <= MAX_WORD_BITS:
+            continue
+        fits = max(d for d in divisors(dim) if d * dtype.bits <= MAX_WORD_BITS)
+        return HwgenError(f"{layer.name}'s {side} stream word is {elems} x {dtype} = {elems * dtype.bits} bits, wider than the "
+                          f"{MAX_WORD_BITS} bits an ap_uint can have in Vitis HLS (AP_INT_MAX_W is at most {MAX_WORD_BITS})",
+                          where=source, hint=f"lower {layer.name}'s {param} from {elems} to {fits} or less "
+                                             f"({param} x {dtype.bits} bits must not exceed {MAX_WORD_BITS})")
+    return None
+
+
+def check_stream_words(graph: DataflowGraph, source: str = "the folding") -> None:
+    """Raise stream_word_error for the first layer whose stream word is wider than MAX_WORD_BITS."""
+    for layer in graph.layers:
+        error = stream_word_error(layer, source)
+        if error is not None:
+            raise error
 
 
 def bus_width(bits: int) -> int:
@@ -79,8 +124,16 @@ def design_context(graph: DataflowGraph, fifo_depths: dict[str, int] | None = No
         streams.append({"name": name, "bits": layer["out_bits"], "depth": depths.get(layer["name"], 2)})
         layer["out"] = name
     inp, out = ports(graph)
+    widest = max(s["bits"] for s in streams)
     return {"model_name": graph.model_name, "top": TOP_FUNCTION, "layers": layers, "streams": streams,
-            "input": inp, "output": out}
+            "input": inp, "output": out, "widest_word": widest, "ap_int_max_w": ap_int_max_w(widest)}
+
+
+def cxx_defines(design: dict) -> tuple[str, ...]:
+    """The -D flags every compile of the design needs (C-sim, its precompiled header, Vitis HLS, the cosim
+    test bench): AP_INT_MAX_W where a stream word is wider than 1024 bits, as ap_int.h reads it when included."""
+    width = design.get("ap_int_max_w")
+    return () if width is None else (f"-DAP_INT_MAX_W={width}",)
 
 
 def include_dirs(hls_dir: Path) -> list[Path]:
@@ -91,6 +144,7 @@ def include_dirs(hls_dir: Path) -> list[Path]:
 def render(graph: DataflowGraph, hls_dir: Path, csim_dir: Path, fifo_depths: dict[str, int] | None = None) -> dict:
     """Write hls_dir/{top.cpp, top.hpp, params_*.hpp, kernels/} and csim_dir/csim.cpp; return the design context."""
     graph.check()
+    check_stream_words(graph, f"model {graph.model_name!r}")
     env = _environment()
     design = design_context(graph, fifo_depths)
     header = HEADER.format(version=__version__, model=graph.model_name)

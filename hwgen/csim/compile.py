@@ -95,16 +95,18 @@ def precompiled_header(toolchain: Toolchain, flags: tuple[str, ...]) -> tuple[Pa
 
 
 def compile_library(sources: list[Path], include_dirs: list[Path], output: Path, log: Path,
-                    exact: bool = False) -> tuple[Path, bool]:
+                    exact: bool = False, defines: tuple[str, ...] = ()) -> tuple[Path, bool]:
     """g++ `sources` into the shared library `output`; returns (path, whether the cache had it).
 
     exact=True compiles the kernels' synthesis arithmetic (ap_int) instead of the C-sim fast path
     (plain C++ integers, range-checked): see hls_templates/kernels/hwgen_types.hpp. The sources
     start from a precompiled ap_int.h / hls_stream.h (precompiled_header); should a compile fail
-    with it, it is repeated without, and only that failure counts.
+    with it, it is repeated without, and only that failure counts. `defines`: the design's -D flags
+    (hwgen.codegen.render.cxx_defines), given to the precompiled header too: AP_INT_MAX_W must be
+    defined before ap_int.h is first read.
     """
     toolchain = find_toolchain()
-    flags = CXXFLAGS + (("-DHWGEN_CSIM_EXACT",) if exact else ())
+    flags = CXXFLAGS + tuple(defines) + (("-DHWGEN_CSIM_EXACT",) if exact else ())
     cached = cache_dir() / f"{_digest(sources, include_dirs, toolchain, flags)}.so"
     output.parent.mkdir(parents=True, exist_ok=True)
     if cached.is_file():
@@ -139,8 +141,16 @@ def _compile_and_link(toolchain: Toolchain, flags, sources, include_dirs, output
     compiles = [[toolchain.cxx, *flags, *(f"-I{d}" for d in include_dirs), f"-I{toolchain.ap_include}", *first, "-c", str(s), "-o", str(o)]
                 for s, o in zip(sources, objects)]
     link = [toolchain.cxx, "-shared", "-fPIC", *map(str, objects), "-o", str(building)]
-    runs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for cmd in compiles]
-    results = [(cmd, *run.communicate(), run.returncode) for cmd, run in zip(compiles, runs)]
+    runs = []
+    try:
+        for cmd in compiles:
+            runs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        results = [(cmd, *run.communicate(), run.returncode) for cmd, run in zip(compiles, runs)]
+    except BaseException:  # a stopped build (Ctrl-C, SIGTERM) leaves no g++ running
+        for run in runs:
+            run.kill()
+            run.wait()
+        raise
     if all(code == 0 for *_, code in results):
         done = subprocess.run(link, capture_output=True, text=True)
         results.append((link, done.stdout, done.stderr, done.returncode))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hwgen.codegen.render import include_dirs, render
+from hwgen.codegen.render import cxx_defines, include_dirs, render
 from hwgen.csim.compile import compile_library
 from hwgen.driver import packing
 from hwgen.driver.backends import CSimBackend
@@ -24,7 +24,8 @@ class Simulation:
         self.graph = graph
         hls, csim = Path(workdir) / "hls", Path(workdir) / "csim"
         design = render(graph, hls, csim)
-        library, self.cached = compile_library([hls / "top.cpp", csim / "csim.cpp"], include_dirs(hls), csim / "libhwgen_csim.so", csim / "compile.log", exact=exact)
+        library, self.cached = compile_library([hls / "top.cpp", csim / "csim.cpp"], include_dirs(hls), csim / "libhwgen_csim.so",
+                                               csim / "compile.log", exact=exact, defines=cxx_defines(design))
         self.inp, self.out = design["input"], design["output"]
         meta = {"input": {"bus": self.inp.bus, "words": self.inp.words}, "output": {"bus": self.out.bus, "words": self.out.words}}
         self.backend = CSimBackend(library, meta)

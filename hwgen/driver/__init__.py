@@ -5,5 +5,6 @@ It must not import anything from hwgen outside this folder: on the board, only n
 """
 
 from .accelerator import Accelerator
+from .detect import Detector, Pipeline
 
-__all__ = ["Accelerator"]
+__all__ = ["Accelerator", "Detector", "Pipeline"]

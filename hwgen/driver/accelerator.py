@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import packing
-from .ops import apply_ops, quant_int
+from .ops import apply_ops, quant_int, step_after, step_after_post
 
 METADATA = "accelerator.json"
 
@@ -86,18 +86,36 @@ class Accelerator:
 
         The stream's element-wise `ops` (float64, stream order) give the last hardware layer's
         tensor in ONNX layout; the `post_ops` (float32, as QONNX) compute the model's output from it."""
-        n, shape = len(values), tuple(self.output["shape"][1:])
-        if self.output.get("layout") == "nhwc":  # channels-last stream of a (C, H, W) map
-            c, h, w = shape
-            y = apply_ops(np.asarray(values).reshape(n, h, w, c), self.output["ops"]).transpose(0, 3, 1, 2)
-        else:
-            y = apply_ops(values, self.output["ops"])
-            if self.output.get("perm") is not None:  # stream element j is ONNX feature perm[j]
-                ordered = np.empty_like(y)
-                ordered[:, self.output["perm"]] = y
-                y = ordered
-        y = np.ascontiguousarray(y.reshape((n,) + shape), dtype=np.float32)
+        y = np.ascontiguousarray(self._model_order(apply_ops(self._channels_last(values), self.output["ops"])), dtype=np.float32)
         return apply_ops(y, self.output.get("post_ops", []), dtype=np.float32)
+
+    def output_step(self) -> np.ndarray:
+        """The quantization step of each output element (result shape[1:]): the output quantizer's
+        scale, or what one step of the streamed integers (an accumulator LSB; -1 to +1 for a
+        bipolar stream) is worth after the float ops (ops.step_after), then carried through the
+        post-processing (ops.step_after_post: 1 for indices, a bound after Softmax and the like)."""
+        stream = self._channels_last(np.zeros((1, self.output["elems"])))
+        spacing = 2 if self.output["dtype"] == "bipolar" else 1
+        step = self._model_order(step_after(self.output["ops"], stream.shape, spacing))
+        return step_after_post(step, self.output.get("post_ops", []))[0]
+
+    def _channels_last(self, values: np.ndarray) -> np.ndarray:
+        """(N, elements) in stream order -> the shape the output ops broadcast over (channels last)."""
+        if self.output.get("layout") == "nhwc":  # channels-last stream of a (C, H, W) map
+            c, h, w = self.output["shape"][1:]
+            return np.asarray(values).reshape(len(values), h, w, c)
+        return np.asarray(values)
+
+    def _model_order(self, y: np.ndarray) -> np.ndarray:
+        """The inverse of _channels_last, into the model's layout: (N, *output shape[1:])."""
+        n, shape = len(y), tuple(self.output["shape"][1:])
+        if self.output.get("layout") == "nhwc":
+            return np.ascontiguousarray(y.transpose(0, 3, 1, 2))
+        if self.output.get("perm") is not None:  # stream element j is ONNX feature perm[j]
+            ordered = np.empty_like(y)
+            ordered[:, self.output["perm"]] = y
+            y = ordered
+        return y.reshape((n,) + shape)
 
     # -- whole path --------------------------------------------------------------
     def execute_integers(self, levels: np.ndarray) -> np.ndarray:

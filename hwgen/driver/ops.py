@@ -29,6 +29,9 @@ Element-wise ops (channel parameters broadcast along the last axis):
   {"op": "clip", "min": lo, "max": hi}     y = min(max(x, lo), hi)
   {"op": "quant", **quantizer}             y = (q(x) - zero_point) * scale   (QONNX Quant)
   {"op": "bipolar_quant", "scale": s}      y = (x >= 0 ? 1 : -1) * scale    (QONNX BipolarQuant)
+  {"op": "integer", "datatype": "UINT8",   an unquantized input annotated with an integer QONNX
+   "min": 0, "max": 255, "bipolar": False,  datatype: the values are the levels (scale 1); quant_int
+   "scale": 1.0, "zero_point": 0.0}         only checks them (integers in [min, max], ±1 if bipolar)
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ def quant_int(x: np.ndarray, q: dict, dtype=np.float64) -> np.ndarray:
     QONNX's float32 execution exactly (the host's input quantization relies on it).
     """
     dtype = np.dtype(dtype).type
+    if q["op"] == "integer":
+        return integer_levels(x, q).astype(dtype)
     x = np.asarray(x, dtype=dtype)
     scale = np.asarray(q["scale"], dtype=dtype)
     if q["op"] == "bipolar_quant":  # QONNX takes the sign of x itself (not of x / scale)
@@ -86,8 +91,34 @@ def quant_int(x: np.ndarray, q: dict, dtype=np.float64) -> np.ndarray:
     return _round(y, q["rounding_mode"])
 
 
+def integer_levels(x: np.ndarray, q: dict) -> np.ndarray:
+    """The values of an integer-annotated input as they are (int64); ValueError naming the first
+    value that is not an integer of the annotated datatype (QONNX would compute with it unchanged,
+    the accelerator's stream cannot carry it)."""
+    x = np.asarray(x)
+    if np.issubdtype(x.dtype, np.integer):
+        levels = x.astype(np.int64)
+        ok = (levels >= q["min"]) & (levels <= q["max"])
+    else:
+        x = x.astype(np.float64)
+        ok = np.isfinite(x) & (x == np.round(x)) & (x >= q["min"]) & (x <= q["max"])
+        levels = np.where(ok, x, 0).astype(np.int64)
+    if q.get("bipolar"):
+        ok &= levels != 0
+    if not ok.all():
+        where = tuple(int(i) for i in np.argwhere(~ok)[0])
+        allowed = "-1 or +1" if q.get("bipolar") else f"integers in [{q['min']}, {q['max']}]"
+        raise ValueError(
+            f"input value {x[where].item()!r} at index {where} is not a {q['datatype']} value: the model's input is annotated "
+            f"{q['datatype']} and has no quantizer, so the values are streamed as they are and must be {allowed} "
+            f"({int((~ok).sum())} of {ok.size} values are not); pass the raw integers (e.g. uint8 pixels), not scaled floats")
+    return levels
+
+
 def quant_levels(q: dict) -> tuple[int, int]:
     """Smallest and largest integer level a quantizer can produce."""
+    if q["op"] == "integer":
+        return int(q["min"]), int(q["max"])
     if q["op"] == "bipolar_quant" or (q["bits"] == 1 and q["signed"]):
         return -1, 1
     return int_range(q["bits"], q["signed"], q["narrow"])
@@ -228,3 +259,58 @@ def _undo(kind: str, y: np.ndarray, c: np.ndarray, reverse: bool) -> np.ndarray:
     if kind == "sub":
         return c - y if reverse else y + c
     return c / y if reverse else y * c
+
+
+def step_after(ops: list[dict], shape: tuple[int, ...], levels_apart: int = 1) -> np.ndarray:
+    """The quantization step of `ops`' output, per element of an integer input of `shape`
+    (channels along the last axis): what one step of the output's last quantization is worth.
+
+    Starting from the spacing of the input's levels (`levels_apart`: 1, or 2 for a bipolar
+    stream of -1 and +1), an affine op scales the step by |mul|; relu and clip keep it (where
+    they clamp, the output does not move at all); a quantizer replaces it with its own level
+    spacing: its scale, twice the scale for a bipolar one.
+    """
+    step = np.full(shape, float(levels_apart))
+    for op in ops:
+        kind = op["op"]
+        if kind == "affine":
+            step = step * np.abs(np.asarray(op["mul"], dtype=np.float64))
+        elif kind in ("quant", "bipolar_quant"):
+            spacing = 2 if kind == "bipolar_quant" or (op["bits"] == 1 and op["signed"]) else 1  # bipolar: -1 and +1
+            step = np.broadcast_to(spacing * np.abs(np.asarray(op["scale"], dtype=np.float64)), shape).copy()
+        elif kind not in ("relu", "clip"):
+            raise ValueError(f"op must be one of affine, relu, clip, quant, bipolar_quant, not {kind!r}")
+    return np.broadcast_to(step, shape).copy()
+
+
+def step_after_post(step: np.ndarray, ops: list[dict]) -> np.ndarray:
+    """`step` (1, ...) in the model's layout (step_after's, put in that layout) carried through the
+    post-processing tensor ops to the model's output: how far one step of the stream moves an output.
+
+    Constants scale it (x * c: |c|, x / c: 1/|c|; c / x keeps it, having no bound), shifts, relu
+    and clip keep it, reshapes and transposes move it with the elements. Sigmoid and Softmax move
+    an output by at most 1/4 of a step of their input (their derivatives' bound), LogSoftmax by at
+    most one, taking the largest step along the axis; TopK's values keep the largest step along
+    theirs. Indices (ArgMax, TopK's) are integers: step 1, so any other index differs.
+    """
+    step = np.asarray(step, dtype=np.float64)
+    for op in ops:
+        kind = op["op"]
+        if kind == "argmax" or kind == "topk" and op["output"] == "indices":
+            step = np.ones(apply_op(step, op).shape)
+        elif kind in ("softmax", "log_softmax", "topk"):
+            axes = tuple(range(op["axis"], step.ndim)) if op.get("coerced") else (op["axis"],)
+            widest = np.broadcast_to(step.max(axis=axes, keepdims=True), step.shape)
+            step = {"softmax": 0.25, "log_softmax": 1.0}.get(kind, 1.0) * widest
+            if kind == "topk":
+                step = np.take(step, np.arange(op["k"]), axis=op["axis"])
+        elif kind == "sigmoid":
+            step = 0.25 * step
+        elif kind == "mul" or kind == "div" and not op.get("reverse"):
+            c = np.abs(np.asarray(op["value"], dtype=np.float64))
+            step = step * c if kind == "mul" else step / c
+        elif kind in ("reshape", "transpose"):
+            step = apply_op(step, op)
+        elif kind not in ("add", "sub", "div", "relu", "clip"):
+            raise ValueError(f"no step through post-processing op {kind!r}")
+    return step

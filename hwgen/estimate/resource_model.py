@@ -1,9 +1,11 @@
 """Resource model: LUT, FF, BRAM18, URAM and DSP per layer and per design.
 
-The formulas are FINN-R's published cost model (FACTS.md) with hwgen's exact widths, plus
-explicit memories for weights, thresholds and line buffers, FIFOs and the shell. Each formula is
-documented next to its code. Every layer FINN estimates (MVAU, Thresholding, SWG, DWC) is
-never put below FINN's own estimate of it (finn.py). They estimate what Vitis HLS will
+own_resources is hwgen's own model: FINN-R's published cost model with hwgen's exact widths,
+plus explicit memories for weights, thresholds and line buffers; FIFOs and the shell come on
+top per design. Each formula is documented next to its code (tests/estimate/test_resources.py
+works them out by hand). `resources`, what folding and the reports use, is that model floored
+by FINN's own estimate of the layer (finn.py), resource by resource: a policy, so that hwgen
+never judges a layer cheaper than FINN's compiler would. Both estimate what Vitis HLS will
 produce; post-synthesis reports (hwgen.synth.reports) are the truth where the tools ran.
 """
 
@@ -18,15 +20,23 @@ from hwgen.estimate.primitives import (LUTRAM_MAX_BITS, LUTRAM_MAX_DEPTH, STORAG
 from hwgen.ir.layers import DWC, MVAU, SWG, MaxPool, Thresholding
 
 __all__ = ["LUTRAM_MAX_BITS", "LUTRAM_MAX_DEPTH", "Resources", "SHELL", "bram18_blocks", "fifo", "implementation", "line_buffer", "memory",
-           "memory_kind", "resources", "total_resources", "uses_dsp", "weight_memory"]
+           "memory_kind", "own_resources", "resources", "total_resources", "uses_dsp", "weight_memory"]
+
+
+def resources(layer) -> Resources:
+    """A layer's estimate: hwgen's own model (own_resources), each resource raised to FINN's estimate
+    of the layer (finn.finn_resources) where FINN's is higher. FINN estimates no MaxPool (0): its
+    floor changes nothing."""
+    return own_resources(layer).at_least(finn_resources(layer))
 
 
 @singledispatch
-def resources(layer) -> Resources:
+def own_resources(layer) -> Resources:
+    """hwgen's own estimate of a layer, before the floor of `resources`."""
     raise NotImplementedError(f"no resource model for layer kind {type(layer).__name__}")
 
 
-@resources.register
+@own_resources.register
 def _(layer: MVAU) -> Resources:
     """FINN-R: LUT = 300 + 1.1 * PE * (mult + addtree + acc + comp + thr), per PE lane:
         mult    = SIMD * (2 * ceil((W + A) / 6) - 1) * (W + A)   (0 when the products use DSPs)
@@ -38,8 +48,9 @@ def _(layer: MVAU) -> Resources:
     memory `ram_style` names; FINN's c2 when distributed) and block-RAM threshold tables.
     DSP: one DSP48 per product (PE * SIMD) when the products use DSPs (operands <= 8 bits fit one).
     FF: accumulators, output and input registers and one pipeline stage per adder-tree level (an
-    estimate: FINN-R publishes no FF formula). Never below FINN's estimate (finn.py), whose
-    accumulator can be wider than hwgen's.
+    estimate: FINN-R publishes no FF formula):
+        FF = PE * (acc * (1 + levels) + B) + 2 * SIMD * A,  levels = max(1, ceil(log2 SIMD))
+    (`resources` floors it by FINN's estimate, whose accumulator can be wider than hwgen's.)
     """
     w, a = layer.w_dtype.bits, layer.in_dtype.bits
     wa, acc_bits = w + a, layer.acc_dtype.bits
@@ -55,26 +66,25 @@ def _(layer: MVAU) -> Resources:
     ff = layer.pe * (acc_bits * (1 + levels) + layer.out_dtype.bits) + layer.simd * a * 2
     compute = Resources(LUT=lut, FF=ff, DSP=layer.pe * layer.simd if dsp else 0)
     block_thresholds = Resources(BRAM18=thresholds.BRAM18).scaled(layer.pe)
-    return (compute + memory(*weight_memory(layer), layer.ram_style) + block_thresholds).at_least(finn_resources(layer))
+    return compute + memory(*weight_memory(layer), layer.ram_style) + block_thresholds
 
 
-@resources.register
+@own_resources.register
 def _(layer: Thresholding) -> Resources:
-    """LUT = 100 + 1.1 * PE * (NT * input bits) comparators, plus PE threshold tables of NT words x C/PE;
-    never below FINN's estimate."""
+    """LUT = 100 + 1.1 * PE * NT * T comparators (NT thresholds of T bits, the threshold type),
+    FF = 2 * PE * (input bits + output bits), plus PE threshold tables of NT * T bits x C/PE words."""
     bits = layer.threshold_dtype.bits
     nt = layer.thresholds.shape[1]
     compute = Resources(LUT=100 + 1.1 * layer.pe * nt * bits, FF=layer.pe * (layer.in_dtype.bits + layer.out_dtype.bits) * 2)
-    return (compute + memory(nt * bits, layer.channels // layer.pe).scaled(layer.pe)).at_least(finn_resources(layer))
+    return compute + memory(nt * bits, layer.channels // layer.pe).scaled(layer.pe)
 
 
-@resources.register
+@own_resources.register
 def _(layer: DWC) -> Resources:
-    """A shift register as wide as the wider word, plus control: LUT = 50 + in bits + out bits (never
-    below FINN's estimate)."""
+    """A shift register as wide as the wider word, plus control: LUT = 50 + in bits + out bits,
+    FF = max(in bits, out bits) + in bits + out bits."""
     in_bits, out_bits = layer.in_elems * layer.dtype.bits, layer.out_elems * layer.dtype.bits
-    own = Resources(LUT=50 + in_bits + out_bits, FF=max(in_bits, out_bits) + in_bits + out_bits)
-    return own.at_least(finn_resources(layer))
+    return Resources(LUT=50 + in_bits + out_bits, FF=max(in_bits, out_bits) + in_bits + out_bits)
 
 
 def line_buffer(layer: SWG | MaxPool) -> Resources:
@@ -82,17 +92,17 @@ def line_buffer(layer: SWG | MaxPool) -> Resources:
     return memory(*line_buffer_shape(layer))
 
 
-@resources.register
+@own_resources.register
 def _(layer: SWG) -> Resources:
     """LUT = 150 + 2 * word bits: block/window counters and address arithmetic (about 150), the
     zero-padding mux and output register (one LUT per bit each); FF = 100 + 2 * word bits
-    (counters, input and output registers). Plus the line buffer. Never below FINN's estimate (300
-    LUTs and its own line-buffer mapping)."""
+    (counters, input and output registers). Plus the line buffer. (FINN's estimate, the floor of
+    `resources`, is 300 LUTs and its own line-buffer mapping.)"""
     bits = layer.simd * layer.dtype.bits
-    return (Resources(LUT=150 + 2 * bits, FF=100 + 2 * bits) + line_buffer(layer)).at_least(finn_resources(layer))
+    return Resources(LUT=150 + 2 * bits, FF=100 + 2 * bits) + line_buffer(layer)
 
 
-@resources.register
+@own_resources.register
 def _(layer: MaxPool) -> Resources:
     """LUT = 150 + PE * 3 * bits: counters and addressing as the SWG, per lane a comparator, the
     running-max mux and the output register (a LUT per bit each); FF = 100 + PE * 3 * bits (input
@@ -111,7 +121,9 @@ def implementation(layer) -> str:
 
 
 def fifo(width: int, depth: int) -> Resources:
-    """A stream FIFO: SRL shift registers up to depth 32 (one LUT per bit per 32 entries), else BRAM."""
+    """A stream FIFO: registers up to depth 2; SRL shift registers up to depth 32 (a LUT per bit, plus
+    about 10 of control); deeper, a memory (`memory`: LUTRAM when shallow or tiny, else BRAM) plus
+    about 30 LUTs of control."""
     if depth <= 2:
         return Resources(FF=width * depth)
     if depth <= 32:

@@ -15,7 +15,9 @@ class HostInput:
     `quant` is the input quantizer as a driver op dict (see hwgen.driver.ops); the host
     computes its integer levels in float32, exactly as QONNX does, and streams them. Before it,
     the host applies `pre_ops` (the model's float ops between its input and the quantizer, one
-    ONNX node each, in float32) to the (N, *shape[1:]) input.
+    ONNX node each, in float32) to the (N, *shape[1:]) input. A model without input quantizer
+    whose input is annotated with an integer QONNX datatype has the op "integer": its values are
+    the levels, the host only checks them.
     """
 
     shape: tuple[int, ...]  # the original model's input shape (batch 1)

@@ -9,6 +9,7 @@ from hwgen.frontend.check import check_supported
 from hwgen.ir.graph import DataflowGraph
 from hwgen.lower.conv import conv, maxpool
 from hwgen.lower.handlers import HANDLERS as ELEMENTARY
+from hwgen.lower.handlers import integer_input
 from hwgen.lower.host import HANDLERS as HOST
 from hwgen.lower.values import Const, FloatInput
 from hwgen.lower.walk import Walk
@@ -20,6 +21,8 @@ HANDLERS = {**ELEMENTARY, "Conv": conv, "MaxPool": maxpool, **HOST}  # HOST: on 
 def lower(model, name: str = "model") -> DataflowGraph:
     """Map a cleaned QONNX ModelWrapper (hwgen.frontend.load_qonnx) to a dataflow graph.
 
+    The input is quantized on the host by the model's input quantizer, or, with none, streamed as it
+    is when its QONNX datatype annotation is an integer type (UINT8 pixels, INT8, BIPOLAR, ...).
     Layers come out unfolded (PE = SIMD = 1); hwgen.fold sets the folding.
     """
     from qonnx.transformation.general import SortGraph
@@ -29,7 +32,8 @@ def lower(model, name: str = "model") -> DataflowGraph:
     uses = Counter(name for node in model.graph.node for name in node.input)
     walk = Walk(model, name)
     inp = model.graph.input[0].name
-    walk.values[inp] = FloatInput(walk.shape(inp))
+    datatype = model.get_tensor_datatype(inp)  # an integer annotation: the values are already levels
+    walk.values[inp] = integer_input(walk, inp, datatype) if datatype.is_integer() else FloatInput(walk.shape(inp))
     for node in model.graph.node:
         value = HANDLERS[node.op_type](walk, node)
         if uses[node.output[0]] > 1 and not isinstance(value, Const):

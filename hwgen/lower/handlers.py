@@ -76,6 +76,21 @@ def quantize_input(walk: Walk, node, x: FloatInput, q: dict) -> Signal:
                   ops=(affine(q["scale"], -zero * q["scale"]),))
 
 
+def integer_input(walk: Walk, name: str, datatype) -> Signal:
+    """An input without quantizer whose QONNX datatype annotation is an integer type (FINN's convention,
+    e.g. `set_tensor_datatype(input, DataType["UINT8"])` for camera pixels): its values are the stream's
+    levels at scale 1. QONNX computes with the values as given, so the host checks them, nothing more."""
+    lo, hi = int(datatype.min()), int(datatype.max())
+    bipolar = datatype.name == "BIPOLAR"
+    dtype = DataType.bipolar() if bipolar else DataType.smallest(lo, hi)
+    shape = walk.shape(name)
+    q = {"op": "integer", "datatype": datatype.name, "min": lo, "max": hi, "bipolar": bipolar, "scale": 1.0, "zero_point": 0.0}
+    walk.host_input = HostInput(shape=shape, quant=q, dtype=dtype, elems=int(np.prod(shape[1:])),
+                                layout="nhwc" if len(shape) == 4 else "flat")
+    walk.notes.append(f"input {name!r}: annotated {datatype.name}, no quantizer: its values stream as {dtype} levels")
+    return Signal(shape=shape, source="input", dtype=dtype, lo=np.asarray(lo), hi=np.asarray(hi), ops=(affine(1.0, 0.0),))
+
+
 def quantize_signal(walk: Walk, node, x: Signal, q: dict) -> Signal:
     """A quantizer on a computed tensor becomes thresholds: in its MVAU, or standalone."""
     channels = x.channels

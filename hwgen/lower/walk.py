@@ -66,7 +66,9 @@ class Walk:
                 f"the model input reaches this {node.op_type} unquantized",
                 where=_where(node),
                 hint="quantize the input first, e.g. a QuantIdentity(bit_width=8) as the model's first layer; "
-                     "float pre-processing before it (Mul/Add/Sub/Div by constants: a normalization) then runs on the host",
+                     "float pre-processing before it (Mul/Add/Sub/Div by constants: a normalization) then runs on the host. "
+                     "If the input values are integers already (uint8 pixels), annotate the input tensor with their "
+                     "QONNX datatype instead: ModelWrapper.set_tensor_datatype(input_name, DataType['UINT8'])",
             )
         if isinstance(value, HostResult):  # neither side can place it: name it
             raise UnsupportedModelError(

@@ -24,7 +24,7 @@ import numpy as np
 
 from hwgen import __version__
 from hwgen.boards import Board
-from hwgen.codegen.render import HEADER, TOP_FUNCTION, _environment, _render
+from hwgen.codegen.render import HEADER, TOP_FUNCTION, _environment, _render, cxx_defines
 from hwgen.errors import HwgenError
 
 # The accelerator as a Vivado IP: export_design's VLNV, instantiated by bd.tcl.
@@ -193,7 +193,7 @@ def write_scripts(build_dir: Path, board: Board, design: dict, clock_mhz: float,
                    "period_ns": _number(1000.0 / clock_mhz), "ip": ip, "project": HLS_PROJECT, "solution": HLS_SOLUTION,
                    "cosim": cosim, "cosim_frames": len(data) if cosim else 0,
                    "cosim_tb": "../csim/cosim_tb.cpp", "cosim_in": f"../csim/{COSIM_IN}",
-                   "cosim_expected": f"../csim/{COSIM_EXPECTED}"}
+                   "cosim_expected": f"../csim/{COSIM_EXPECTED}", "defines": cxx_defines(design)}
     (hls_dir / "hls.tcl").write_text(_render(env, "synth/hls.tcl.j2", **hls_context))
     files.append(hls_dir / "hls.tcl")
     if cosim:

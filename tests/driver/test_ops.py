@@ -9,7 +9,14 @@ from qonnx.custom_op.general.bipolar_quant import binary_quant
 from qonnx.custom_op.general.quant import max_int, min_int
 from qonnx.custom_op.general.quant import quant as qonnx_quant
 
-from hwgen.driver.ops import apply_op, apply_ops, int_range, quant_int, quant_levels
+from hwgen.driver.ops import (
+    apply_op,
+    apply_ops,
+    int_range,
+    quant_int,
+    quant_levels,
+    step_after,
+)
 
 QONNX_MODES = ["ROUND", "HALF_EVEN", "FLOOR", "CEIL", "UP", "DOWN", "HALF_UP", "HALF_DOWN"]
 
@@ -307,3 +314,50 @@ def test_preimage_inverts_pre_processing():
     x = preimage(y, ops, shape)
     assert x.shape == (5, 4, 4, 3) and x.dtype == np.float32
     np.testing.assert_allclose(apply_ops(x, ops, np.float32), y, rtol=1e-5, atol=1e-5)
+
+
+def test_step_after_by_hand():
+    """One output quantization step, per element (channels last), worked out by hand."""
+    q = {"op": "quant", "scale": np.array([0.25, 0.5]), "zero_point": 1.0, "bits": 4, "signed": True, "narrow": False,
+         "rounding_mode": "ROUND"}
+    affine = {"op": "affine", "mul": np.array([-3.0, 0.5]), "add": 7.0}
+    # raw accumulator, then scale and bias: |mul| per channel; relu and clip do not change it
+    np.testing.assert_array_equal(step_after([affine, {"op": "relu"}, {"op": "clip", "min": 0.0, "max": 4.0}], (3, 2)),
+                                  [[3.0, 0.5]] * 3)
+    assert step_after([], (2,)).tolist() == [1.0, 1.0]  # the integers themselves
+    assert step_after([affine], (2,), levels_apart=2).tolist() == [6.0, 1.0]  # a bipolar stream: -1 and +1
+    # a quantizer sets the step to its scale, whatever came before; an affine after it scales that
+    np.testing.assert_array_equal(step_after([affine, q], (2,)), [0.25, 0.5])
+    np.testing.assert_array_equal(step_after([affine, q, {"op": "affine", "mul": -2.0, "add": 0.0}], (2,)), [0.5, 1.0])
+    # bipolar levels are -1 and +1: two scales apart (1-bit signed Quant too, not a 2-bit narrow one)
+    assert step_after([{"op": "bipolar_quant", "scale": 0.75}], (1,)).tolist() == [1.5]
+    assert step_after([{**q, "bits": 1, "scale": 0.75}], (1,)).tolist() == [1.5]
+    assert step_after([{**q, "bits": 2, "narrow": True, "scale": 0.75}], (1,)).tolist() == [0.75]
+    with pytest.raises(ValueError, match="op must be one of .*not 'sigmoid'"):
+        step_after([{"op": "sigmoid"}], (1,))
+
+
+def test_step_after_post_by_hand():
+    """The output step carried through post-processing, worked out by hand (model layout, batch 1)."""
+    from hwgen.driver.ops import step_after_post
+
+    step = np.array([[0.5, 2.0, 1.0]])
+    assert step_after_post(step, []).tolist() == [[0.5, 2.0, 1.0]]
+    # constants: x * -3 scales by 3, x / 4 by 1/4, a shift and c / x keep it
+    ops = [{"op": "mul", "value": -3.0, "reverse": False}, {"op": "div", "value": 4.0, "reverse": False},
+           {"op": "add", "value": 1.0, "reverse": False}, {"op": "div", "value": 2.0, "reverse": True}]
+    assert step_after_post(step, ops).tolist() == [[0.375, 1.5, 0.75]]
+    # Softmax / Sigmoid: at most a quarter of the widest input step; LogSoftmax: at most the widest step
+    assert step_after_post(step, [{"op": "softmax", "axis": 1}]).tolist() == [[0.5, 0.5, 0.5]]
+    assert step_after_post(step, [{"op": "log_softmax", "axis": 1}]).tolist() == [[2.0, 2.0, 2.0]]
+    assert step_after_post(step, [{"op": "sigmoid"}]).tolist() == [[0.125, 0.5, 0.25]]
+    # indices are integers: step 1; TopK's values keep the widest step
+    assert step_after_post(step, [{"op": "argmax", "axis": 1, "keepdims": True}]).tolist() == [[1.0]]
+    assert step_after_post(step, [{"op": "topk", "k": 2, "axis": 1, "largest": True, "output": "indices"}]).tolist() == [[1.0, 1.0]]
+    assert step_after_post(step, [{"op": "topk", "k": 2, "axis": 1, "largest": True, "output": "values"}]).tolist() == [[2.0, 2.0]]
+    # a feature map's steps move with a transpose; softmax over its channels per pixel
+    fmap = np.array([[[[1.0, 2.0]], [[4.0, 8.0]]]])  # (1, C=2, H=1, W=2)
+    moved = step_after_post(fmap, [{"op": "transpose", "perm": [0, 2, 3, 1]}, {"op": "softmax", "axis": 3}])
+    assert moved.tolist() == [[[[1.0, 1.0], [2.0, 2.0]]]]
+    with pytest.raises(ValueError, match="no step through post-processing op 'gelu'"):
+        step_after_post(step, [{"op": "gelu"}])

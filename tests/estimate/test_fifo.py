@@ -11,18 +11,18 @@ import pytest
 from hwgen.datatypes import DataType
 from hwgen.estimate.resource_model import fifo
 from hwgen.estimate import cycles
-from hwgen.fifo import MIN_DEPTH, Node, chain_streams, fork, join, run_blocking, schedule, shrink_streams, size_fifos, size_streams
-from hwgen.ir.layers import MVAU
+from hwgen.fifo import MIN_DEPTH, BlockingModel, Node, chain_streams, fork, join, run_blocking, schedule, shrink_streams, size_fifos, size_streams
+from hwgen.ir.layers import MVAU, SWG, MaxPool
 from tests.conftest import chain
 
 U = DataType.uint
 
 
-def mvau(name, mw, mh, simd, pe):
+def mvau(name, mw, mh, simd, pe, vectors=1):
     w = np.ones((mh, mw), dtype=np.int64)
     acc = DataType.smallest(0, mw * 3 + 1)
     thresholds = np.tile(np.array([1, 2, 3]), (mh, 1))
-    return MVAU(name, mw, mh, simd, pe, U(2), U(1), acc, U(2), w, thresholds, 0)
+    return MVAU(name, mw, mh, simd, pe, U(2), U(1), acc, U(2), w, thresholds, 0, vectors=vectors)
 
 
 def simulate_period(graph, depths, input_words, frames=6):
@@ -49,38 +49,43 @@ def simulate_starts(nodes, edges, depths, input_words, frames=6, patience=10_000
     `period` is given); the last node's outputs drain at once. Returns the cycle each iteration of
     each node started in ("input": each word the DMA pushed), or None when nothing moves for
     `patience` cycles (a deadlock)."""
-    into = {(e[2], e[3]): e for e in edges}
-    out_of = {(e[0], e[1]): e for e in edges}
-    fill = {e: 0 for e in edges}
+    into = {(e[2], e[3]): k for k, e in enumerate(edges)}  # edges by number
+    out_of = {(e[0], e[1]): k for k, e in enumerate(edges)}
+    depth = [depths[e] for e in edges]
+    fill = [0] * len(edges)
     done = [0] * len(nodes)
     starts = {n.name: [] for n in nodes} | {"input": []}
     first = out_of[("input", 0)]
+    # per node, per iteration of a frame: the edges it reads a word from and writes one to
+    reads_at = [[tuple(into[(n.name, p)] for p, r in enumerate(n.reads) if r[it]) for it in range(n.iterations)] for n in nodes]
+    writes_at = [[tuple(out_of[(n.name, p)] for p, w in enumerate(n.writes) if w[it] and (n.name, p) in out_of)
+                  for it in range(n.iterations)] for n in nodes]
+    total = [frames * n.iterations for n in nodes]
+    times = [starts[n.name] for n in nodes]
     t, idle = 0, 0
-    while done[-1] < frames * nodes[-1].iterations:
-        pending = {e: 0 for e in edges}
+    while done[-1] < total[-1]:
+        pending = [0] * len(edges)
         fed = len(starts["input"])
         offered = fed < frames * input_words and (period is None or t >= (fed // input_words) * period + fed % input_words)
-        moved = offered and fill[first] < depths[first]
+        moved = offered and fill[first] < depth[first]
         if moved:
             pending[first] += 1
             starts["input"].append(t)
         for i, node in enumerate(nodes):
-            if done[i] >= frames * node.iterations:
+            if done[i] >= total[i]:
                 continue
             it = done[i] % node.iterations
-            ins = [into[(node.name, p)] for p, r in enumerate(node.reads) if r[it]]
-            outs = [out_of[(node.name, p)] for p, w in enumerate(node.writes) if w[it] and (node.name, p) in out_of]
-            if any(fill[e] == 0 for e in ins) or any(fill[e] + pending[e] >= depths[e] for e in outs):
+            ins, outs = reads_at[i][it], writes_at[i][it]
+            if not all([fill[e] for e in ins]) or any([fill[e] + pending[e] >= depth[e] for e in outs]):
                 continue
             for e in ins:
                 fill[e] -= 1
             for e in outs:
                 pending[e] += 1
             done[i] += 1
-            starts[node.name].append(t)
+            times[i].append(t)
             moved = True
-        for e in edges:
-            fill[e] += pending[e]
+        fill = [f + p for f, p in zip(fill, pending)]  # the cycle's writes land
         idle = 0 if moved else idle + 1
         if idle > patience:
             return None
@@ -88,13 +93,21 @@ def simulate_starts(nodes, edges, depths, input_words, frames=6, patience=10_000
     return {name: np.array(times) for name, times in starts.items()}
 
 
-@pytest.mark.parametrize("layers", [
-    [mvau("MVAU_0", 16, 8, 4, 1), mvau("MVAU_1", 8, 16, 1, 4)],  # bursty writer into a slow reader
-    [mvau("MVAU_0", 12, 12, 12, 2), mvau("MVAU_1", 12, 6, 3, 6), mvau("MVAU_2", 6, 6, 1, 1)],
-    [mvau("MVAU_0", 8, 32, 8, 1), mvau("MVAU_1", 32, 4, 8, 4)],  # DWC between
-], ids=["burst", "three", "dwc"])
-def test_sized_fifos_sustain_the_bottleneck(layers):
-    graph = chain(layers)
+CHAINS = {
+    "burst": [mvau("MVAU_0", 16, 8, 4, 1), mvau("MVAU_1", 8, 16, 1, 4)],  # bursty writer into a slow reader
+    "three": [mvau("MVAU_0", 12, 12, 12, 2), mvau("MVAU_1", 12, 6, 3, 6), mvau("MVAU_2", 6, 6, 1, 1)],
+    "dwc": [mvau("MVAU_0", 8, 32, 8, 1), mvau("MVAU_1", 32, 4, 8, 4)],  # a DWC between
+    # the sliding-window schedules (swg.hpp, maxpool.hpp: line-buffer blocks reading rows while walking windows)
+    "swg": [SWG("SWG_0", 8, 8, 4, 3, 3, 1, 1, (1, 1, 1, 1), 2, U(2)), mvau("MVAU_0", 36, 8, 6, 2, vectors=64)],  # padded, a DWC 2 -> 6
+    "swg-strided": [SWG("SWG_0", 9, 7, 2, 3, 3, 2, 2, (1, 1, 0, 0), 1, U(2)), mvau("MVAU_0", 18, 4, 3, 4, vectors=4 * 3)],
+    "pool": [mvau("MVAU_0", 4, 8, 2, 2, vectors=64), MaxPool("MaxPool_0", 8, 8, 8, 2, 2, 2, 2, (0, 0, 0, 0), 4, U(2)),
+             SWG("SWG_0", 4, 4, 8, 3, 3, 1, 1, (0, 0, 0, 0), 8, U(2)), mvau("MVAU_1", 72, 4, 8, 1, vectors=4)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHAINS))
+def test_sized_fifos_sustain_the_bottleneck(name):
+    graph = chain(CHAINS[name])
     input_words = graph.input.elems // graph.layers[0].in_elems
     depths = size_fifos(graph, input_words)
     bottleneck = max([cycles(l) for l in graph.layers] + [input_words])
@@ -157,11 +170,6 @@ def slow_reader(name, words, every):
     return Node(name, (it % every == 0,), (it % every == every - 1,))
 
 
-CHAINS = {
-    "burst": [mvau("MVAU_0", 16, 8, 4, 1), mvau("MVAU_1", 8, 16, 1, 4)],
-    "three": [mvau("MVAU_0", 12, 12, 12, 2), mvau("MVAU_1", 12, 6, 3, 6), mvau("MVAU_2", 6, 6, 1, 1)],
-    "dwc": [mvau("MVAU_0", 8, 32, 8, 1), mvau("MVAU_1", 32, 4, 8, 4)],
-}
 
 
 def as_streams(graph):
@@ -240,7 +248,7 @@ def test_cheaper_fifos_would_move_the_output(name):
     sized = size_streams(nodes, edges, input_words)
     shallow = shrink_streams(nodes, edges, sized, {e: 8 for e in edges}, input_words)
     kept = [e for e in edges if shallow[e] > MIN_DEPTH]
-    assert kept or name not in ("burst", "deep-burst", "residual", "residual-through-a-node")  # these need depth somewhere
+    assert kept or name not in ("burst", "deep-burst", "residual", "residual-through-a-node", "swg", "pool")  # these need depth somewhere
     before = simulate_starts(nodes, edges, sized, input_words, frames=8, period=period)
     for e in kept:
         cost = fifo(8, shallow[e]).as_dict()
@@ -249,9 +257,78 @@ def test_cheaper_fifos_would_move_the_output(name):
         assert tighter is None or (tighter[nodes[-1].name] > before[nodes[-1].name]).any(), (e, cheaper, shallow[e])  # None: deadlock
 
 
+@pytest.mark.parametrize("name", sorted(STREAMS))
+def test_latest_starts_bound_every_schedule_that_keeps_the_output(name):
+    """BlockingModel.latest, with which shrinking rejects a trial early: no iteration of any node starts
+    later than it says in a cycle-by-cycle simulation whose output keeps the deadline (never-blocking
+    and shallow depths), branching graphs included."""
+    nodes, edges, input_words, period = STREAMS[name]()
+    sized = size_streams(nodes, edges, input_words)
+    shallow = shrink_streams(nodes, edges, sized, {e: 8 for e in edges}, input_words)
+    model = BlockingModel(nodes, edges, input_words, period, frames=4)
+    latest = model.latest(model.run(sized)[nodes[-1].name])
+    for depths in (sized, shallow):
+        simulated = simulate_starts(nodes, edges, depths, input_words, frames=4, period=period)
+        for node, starts in simulated.items():
+            assert (starts <= latest[node]).all(), node
+
+
 def test_shrinking_rejects_deadlocking_depths():
     nodes, edges, words = residual(True)
     shortcut = next(e for e in edges if e[2] == "join" and e[3] == 1)
     depths = {**size_streams(nodes, edges, words), shortcut: 2}
     with pytest.raises(ValueError, match="deadlock"):
         shrink_streams(nodes, edges, depths, {e: 8 for e in edges}, words)
+
+
+# --- a CNV-sized design: FINN's CNV-W1A1 layers (tests/conftest.cnv_w1a1) with hwgen's folding for kv260
+
+@pytest.fixture(scope="module")
+def cnv_streams():
+    """CNV-W1A1 auto-folded for kv260 as nodes and edges; its never-blocking and its shallow FIFO depths."""
+    from hwgen.boards import load_board
+    from hwgen.estimate.primitives import stream_widths
+    from hwgen.fold import auto_fold
+    from tests.conftest import cnv_w1a1
+
+    graph = auto_fold(cnv_w1a1(), load_board("kv260"), 100.0)
+    nodes, edges, input_words, period = as_streams(graph)
+    width = {e: stream_widths(graph)[e[0]] for e in edges}
+    sized = size_streams(nodes, edges, input_words)
+    return nodes, edges, input_words, period, width, sized, shrink_streams(nodes, edges, sized, width, input_words)
+
+
+def test_cnv_fifos_against_the_cycle_simulation(cnv_streams):
+    """With the never-blocking and with the shallow depths, the blocking model starts every iteration of
+    every node (SWGs, MaxPools, DWCs, MVAUs) on the cycle the cycle-by-cycle simulation does, and the
+    last node's iterations start on the same cycles with both: 3 frames, ~130,000 loop iterations each."""
+    nodes, edges, input_words, period, _, sized, shallow = cnv_streams
+    assert any(shallow[e] < sized[e] for e in edges)  # shrinking changed something to check
+    outputs = []
+    for depths in (sized, shallow):
+        model = run_blocking(nodes, edges, depths, input_words, period, frames=3)
+        simulated = simulate_starts(nodes, edges, depths, input_words, frames=3, period=period)
+        assert model is not None and set(model) == set(simulated)
+        for node in model:
+            np.testing.assert_array_equal(model[node], simulated[node], err_msg=node)
+        outputs.append(simulated[nodes[-1].name])
+    np.testing.assert_array_equal(outputs[1], outputs[0])
+
+
+@pytest.mark.slow
+def test_cnv_cheaper_fifos_would_move_the_output(cnv_streams):
+    """Over 6 frames (more than the 4 shrinking looked at) the shallow depths keep every output cycle in
+    the cycle-by-cycle simulation; on every edge shrinking left deeper than 2, the deepest FIFO of the
+    next lower cost delays the output within the first 4 frames. (One word less than the shallow depth
+    mostly costs the same - it is the deepest of its cost level - and often keeps the output too.)"""
+    nodes, edges, input_words, period, width, sized, shallow = cnv_streams
+    last = nodes[-1].name
+    before = simulate_starts(nodes, edges, sized, input_words, frames=6, period=period)[last]
+    np.testing.assert_array_equal(simulate_starts(nodes, edges, shallow, input_words, frames=6, period=period)[last], before)
+    kept = [e for e in edges if shallow[e] > MIN_DEPTH]
+    assert kept
+    for e in kept:
+        cost = fifo(width[e], shallow[e]).as_dict()
+        cheaper = max(d for d in range(1, shallow[e]) if fifo(width[e], d).as_dict() != cost)
+        tighter = simulate_starts(nodes, edges, {**shallow, e: cheaper}, input_words, frames=4, period=period)
+        assert tighter is None or (tighter[last] > before[:len(tighter[last])]).any(), (e, cheaper, shallow[e])

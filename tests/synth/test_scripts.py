@@ -463,7 +463,8 @@ def test_cosim_testbench_passes_and_fails(build, tmp_path):
 
     ok = subprocess.run([str(tb)], cwd=csim, capture_output=True, text=True, timeout=60, check=False)  # files in the cwd, as in cosim
     assert ok.returncode == 0, ok.stdout
-    assert f"hwgen cosim: PASS: 3 frames, {3 * design['output'].words} output words" in ok.stdout
+    assert (f"hwgen cosim: PASS: 3 frames, {3 * design['output'].words} output words and their TLAST as expected "
+            "(calls of 1 and 2 frames)") in ok.stdout
 
     bad = expected.copy()
     bad[1, 2] ^= 0x01
