@@ -419,16 +419,23 @@ def _write_metadata(b: Build, path: Path) -> None:
         "layouts": "input 'nhwc': the (N, C, H, W) input streams channels-last, 'flat': in C order; output "
                    "'nhwc': the stream is the (C, H, W) output channels-last, 'flat' with perm: stream element j "
                    "is output feature perm[j]",
+        "host_ops": "input 'pre_ops' (the model's float ops before its input quantizer), then 'quant', run on "
+                    "the host in float32 on the (N, ...) input in ONNX layout; output 'ops' (element-wise, float64, stream "
+                    "order) give the last hardware layer's tensor of 'shape', then 'post_ops' (float32, ONNX layout: "
+                    "Softmax, ArgMax, TopK, ...) the model's output of 'result_shape'; hwgen_driver/ops.py defines them",
         "model": b.model_name,
         "board": b.board.name,
-        "input": {"shape": list(g.input.shape), "quant": g.input.quant, "dtype": str(g.input.dtype), "elems": g.input.elems,
+        "input": {"shape": list(g.input.shape), "pre_ops": list(g.input.pre_ops), "quant": g.input.quant,
+                  "dtype": str(g.input.dtype), "elems": g.input.elems,
                   "per_word": d["input"].per_word, "bus": d["input"].bus, "words": d["input"].words,
                   "layout": g.input.layout,
                   "levels": "Accelerator.execute_integers takes the input quantizer's integer levels in stream order: "
                             "for layout 'nhwc' an (N, H, W, C) integer array (an image batch as cameras give it) "
-                            "reshaped to (N, -1); for 'flat' the input flattened in C order",
-                  "pixels_are_levels": _pixels_are_levels(g.input.quant)},
+                            "reshaped to (N, -1); for 'flat' the quantizer's input (after pre_ops) flattened in C order",
+                  "pixels_are_levels": _pixels_are_levels(g.input.quant)
+                                       and all(op["op"] == "reshape" for op in g.input.pre_ops)},  # values unchanged
         "output": {"shape": list(g.output.shape), "dtype": str(g.output.dtype), "elems": g.output.elems, "ops": list(g.output.ops),
+                   "post_ops": list(g.output.post_ops), "result_shape": list(g.output.result_shape or g.output.shape),
                    "layout": g.output.layout, "perm": None if g.output.perm is None else list(g.output.perm),
                    "per_word": d["output"].per_word, "bus": d["output"].bus, "words": d["output"].words},
         "csim_library": str(rel),

@@ -22,20 +22,26 @@ from hwgen.ir.graph import DataflowGraph
 
 def random_inputs(graph: DataflowGraph, frames: int, seed: int) -> np.ndarray:
     """Float inputs spread over the input quantizer's whole range, off the grid (rounding exercised);
-    for an integer-annotated input, its integers."""
-    from hwgen.driver.ops import quant_levels
+    for an integer-annotated input, its integers; with host pre-processing before the quantizer,
+    the inputs it maps there."""
+    from hwgen.driver.ops import op_shape, preimage, quant_levels
 
     rng = np.random.default_rng(seed)
-    q = graph.input.quant
+    q, pre = graph.input.quant, list(graph.input.pre_ops)
     lo, hi = quant_levels(q)
-    levels = rng.integers(lo, hi + 1, size=(frames,) + tuple(graph.input.shape[1:]))
+    shape = tuple(graph.input.shape[1:])
+    for op in pre:
+        shape = op_shape(shape, op)
+    levels = rng.integers(lo, hi + 1, size=(frames,) + shape)
     if q["op"] == "integer":  # an integer-annotated input: the values are the levels, exactly
         return (2 * rng.integers(0, 2, size=levels.shape) - 1 if q["bipolar"] else levels).astype(np.float32)
     if lo == -1 and hi == 1 and graph.input.dtype.bits == 1:
-        return np.where(levels >= 0, 1.0, -1.0).astype(np.float32) * rng.uniform(0.1, 2, levels.shape).astype(np.float32)
-    zero = q.get("zero_point", 0.0)
-    noise = rng.uniform(-0.45, 0.45, size=levels.shape)
-    return ((levels - zero + noise) * q["scale"]).astype(np.float32)
+        values = np.where(levels >= 0, 1.0, -1.0).astype(np.float32) * rng.uniform(0.1, 2, levels.shape).astype(np.float32)
+    else:
+        zero = q.get("zero_point", 0.0)
+        noise = rng.uniform(-0.45, 0.45, size=levels.shape)
+        values = ((levels - zero + noise) * q["scale"]).astype(np.float32)
+    return preimage(values, pre, graph.input.shape) if pre else values
 
 
 def qonnx_outputs(model, x: np.ndarray) -> np.ndarray:

@@ -4,9 +4,12 @@
     acc = Accelerator("deploy/", backend="pynq")  # the bitstream on a PYNQ board
     y = acc.execute(x)                            # x as the original model takes it
 
-`execute` does on the host what the original model does around the hardware: quantize the
-input (float32, exactly as QONNX), pack it into AXI-stream words, run the accelerator (DMA or
-C-sim, same bytes), unpack, and apply the float ops after the last hardware layer.
+`execute` does on the host what the original model does around the hardware: pre-process and
+quantize the input (the model's float ops before its input quantizer, e.g. a normalization,
+then the quantizer: float32, exactly as QONNX), pack it into AXI-stream words, run the
+accelerator (DMA or C-sim, same bytes), unpack, and apply the float ops after the last hardware
+layer (scales and biases, then e.g. Softmax, ArgMax or TopK). accelerator.json lists these ops
+(input `pre_ops` and `quant`, output `ops` and `post_ops`; hwgen/driver/ops.py defines them).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import packing
-from .ops import apply_ops, quant_int, step_after
+from .ops import apply_ops, quant_int, step_after, step_after_post
 
 METADATA = "accelerator.json"
 
@@ -53,7 +56,8 @@ class Accelerator:
 
     # -- the stages, usable one by one -------------------------------------------
     def quantize(self, x: np.ndarray) -> np.ndarray:
-        """Float input (N, *input shape[1:]) -> integer levels (N, elements), as QONNX computes them."""
+        """Float input (N, *input shape[1:]) -> integer levels (N, elements), as QONNX computes them:
+        the pre-processing ops, then the input quantizer, all in float32."""
         x = np.asarray(x, dtype=np.float32)
         shape = tuple(self.input["shape"][1:])
         if x.shape == tuple(self.input["shape"]) or x.shape[1:] == shape:
@@ -62,6 +66,7 @@ class Accelerator:
             x = x[None]
         else:
             raise ValueError(f"input must have shape (N, {', '.join(map(str, shape))}), not {x.shape}")
+        x = apply_ops(x, self.input.get("pre_ops", []), dtype=np.float32)
         levels = quant_int(x, self.input["quant"], dtype=np.float32)
         if self.input.get("layout") == "nhwc":  # (N, C, H, W) -> channels-last stream order
             levels = levels.transpose(0, 2, 3, 1)
@@ -76,16 +81,23 @@ class Accelerator:
         return packing.unpack(data, o["dtype"], o["per_word"], o["bus"], o["elems"])
 
     def postprocess(self, values: np.ndarray) -> np.ndarray:
-        """Output integers -> the original model's float output (N, *output shape[1:])."""
-        return self._model_order(apply_ops(self._channels_last(values), self.output["ops"])).astype(np.float32)
+        """Output integers -> the original model's output (N, *result shape[1:]): float32, or int64
+        indices when the model ends in ArgMax / TopK indices.
+
+        The stream's element-wise `ops` (float64, stream order) give the last hardware layer's
+        tensor in ONNX layout; the `post_ops` (float32, as QONNX) compute the model's output from it."""
+        y = np.ascontiguousarray(self._model_order(apply_ops(self._channels_last(values), self.output["ops"])), dtype=np.float32)
+        return apply_ops(y, self.output.get("post_ops", []), dtype=np.float32)
 
     def output_step(self) -> np.ndarray:
-        """The quantization step of each output element (output shape[1:]): the output quantizer's
+        """The quantization step of each output element (result shape[1:]): the output quantizer's
         scale, or what one step of the streamed integers (an accumulator LSB; -1 to +1 for a
-        bipolar stream) is worth after the float ops (ops.step_after)."""
+        bipolar stream) is worth after the float ops (ops.step_after), then carried through the
+        post-processing (ops.step_after_post: 1 for indices, a bound after Softmax and the like)."""
         stream = self._channels_last(np.zeros((1, self.output["elems"])))
         spacing = 2 if self.output["dtype"] == "bipolar" else 1
-        return self._model_order(step_after(self.output["ops"], stream.shape, spacing))[0]
+        step = self._model_order(step_after(self.output["ops"], stream.shape, spacing))
+        return step_after_post(step, self.output.get("post_ops", []))[0]
 
     def _channels_last(self, values: np.ndarray) -> np.ndarray:
         """(N, elements) in stream order -> the shape the output ops broadcast over (channels last)."""
@@ -129,7 +141,8 @@ class Accelerator:
         return y
 
     def classify(self, x: np.ndarray, k: int = 1) -> np.ndarray:
-        """Indices of the k largest outputs per frame (N, k), for classifiers."""
+        """Indices of the k largest outputs per frame (N, k), for classifiers that output scores (a model
+        ending in ArgMax or TopK indices returns its indices from `execute` already)."""
         y = self.execute(x).reshape(len(np.asarray(x).reshape((-1,) + tuple(self.input["shape"][1:]))), -1)
         return np.argsort(-y, axis=1, kind="stable")[:, :k]
 

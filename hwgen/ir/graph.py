@@ -13,9 +13,11 @@ class HostInput:
     """The model input as the host sees it: float tensor in, integer stream out.
 
     `quant` is the input quantizer as a driver op dict (see hwgen.driver.ops); the host
-    computes its integer levels in float32, exactly as QONNX does, and streams them. A model
-    without input quantizer whose input is annotated with an integer QONNX datatype has the op
-    "integer": its values are the levels, the host only checks them.
+    computes its integer levels in float32, exactly as QONNX does, and streams them. Before it,
+    the host applies `pre_ops` (the model's float ops between its input and the quantizer, one
+    ONNX node each, in float32) to the (N, *shape[1:]) input. A model without input quantizer
+    whose input is annotated with an integer QONNX datatype has the op "integer": its values are
+    the levels, the host only checks them.
     """
 
     shape: tuple[int, ...]  # the original model's input shape (batch 1)
@@ -23,11 +25,17 @@ class HostInput:
     dtype: DataType  # stream element type of the integer levels
     elems: int  # elements per frame
     layout: str = "flat"  # "nhwc": a (1, C, H, W) input streams channels-last; "flat": in C order
+    pre_ops: tuple[dict, ...] = ()  # hwgen.driver.ops tensor ops before `quant` (ONNX layout, float32)
 
 
 @dataclass(frozen=True)
 class HostOutput:
-    """The model output: the last layer's integer stream, then float ops on the host."""
+    """The model output: the last layer's integer stream, then float ops on the host.
+
+    `ops` turn the stream's integers into the float tensor of ONNX shape `shape` (element-wise,
+    float64, in stream order); `post_ops` then compute the model's output of shape `result_shape`
+    from it (ONNX layout, float32: Softmax, ArgMax, TopK, Transpose, ... after the last layer).
+    """
 
     shape: tuple[int, ...]  # the original model's output shape (batch 1)
     dtype: DataType
@@ -35,6 +43,8 @@ class HostOutput:
     ops: tuple[dict, ...] = ()  # hwgen.driver.ops applied to the integers (float64), channels last
     layout: str = "flat"  # "nhwc": the stream is the (1, C, H, W) output channels-last
     perm: tuple[int, ...] | None = None  # flat outputs: ONNX index of each stream element (None: same)
+    post_ops: tuple[dict, ...] = ()  # hwgen.driver.ops tensor ops after `ops`, in ONNX layout (float32)
+    result_shape: tuple[int, ...] | None = None  # the model's output shape (batch 1); None: `shape`
 
 
 @dataclass

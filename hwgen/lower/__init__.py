@@ -10,11 +10,12 @@ from hwgen.ir.graph import DataflowGraph
 from hwgen.lower.conv import conv, maxpool
 from hwgen.lower.handlers import HANDLERS as ELEMENTARY
 from hwgen.lower.handlers import integer_input
+from hwgen.lower.host import HANDLERS as HOST
 from hwgen.lower.values import Const, FloatInput
 from hwgen.lower.walk import Walk
 
 
-HANDLERS = {**ELEMENTARY, "Conv": conv, "MaxPool": maxpool}
+HANDLERS = {**ELEMENTARY, "Conv": conv, "MaxPool": maxpool, **HOST}  # HOST: on the host, or else the hardware handler
 
 
 def lower(model, name: str = "model") -> DataflowGraph:

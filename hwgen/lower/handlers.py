@@ -58,7 +58,8 @@ def _scalar(node, q: dict, what: str) -> dict:
 
 
 def quantize_input(walk: Walk, node, x: FloatInput, q: dict) -> Signal:
-    """The input quantizer runs on the host (float32, as QONNX); the stream carries its levels."""
+    """The input quantizer runs on the host (float32, as QONNX), after the float ops before it
+    (`x.ops`, see hwgen.lower.host); the stream carries its levels."""
     if walk.host_input is not None:
         raise UnsupportedModelError("the model input is quantized twice", where=_where(node))
     q = _scalar(node, q, "the input quantizer")
@@ -66,8 +67,10 @@ def quantize_input(walk: Walk, node, x: FloatInput, q: dict) -> Signal:
     bipolar = (lo, hi) == (-1, 1) and (q["op"] == "bipolar_quant" or q["bits"] == 1)
     dtype = DataType.bipolar() if bipolar else DataType.smallest(lo, hi)
     shape = walk.shape(node.output[0])
-    walk.host_input = HostInput(shape=x.shape, quant=q, dtype=dtype, elems=int(np.prod(shape[1:])),
-                                layout="nhwc" if len(shape) == 4 else "flat")
+    walk.host_input = HostInput(shape=walk.shape(walk.model.graph.input[0].name), quant=q, dtype=dtype,
+                                elems=int(np.prod(shape[1:])), layout="nhwc" if len(shape) == 4 else "flat", pre_ops=x.ops)
+    if x.ops:
+        walk.notes.append(f"input: host pre-processing before node {node.name!r}: {', '.join(op['op'] for op in x.ops)} (float32)")
     zero = q.get("zero_point", 0.0)
     return Signal(shape=shape, source="input", dtype=dtype, lo=np.asarray(lo), hi=np.asarray(hi),
                   ops=(affine(q["scale"], -zero * q["scale"]),))
@@ -288,8 +291,6 @@ def reshape(walk: Walk, node):
     shape = walk.shape(node.output[0])
     if isinstance(x, Const):
         return Const(x.value.reshape(shape))
-    if isinstance(x, FloatInput):  # the host flattens the input anyway
-        return x
     if len(shape) != 2 or shape[0] != 1:
         raise UnsupportedModelError(f"reshape to {shape} is not supported; only flattening to (1, features)", where=_where(node))
     if len(x.shape) == 2:

@@ -4,9 +4,11 @@ The lowering walks the graph once, in topological order, and keeps for every ten
   - a `Const`: a value known at compile time (weights, biases, scales), with the integer levels
     and scale when it came out of a quantizer, or
   - a `Signal`: a tensor computed on the accelerator, described as float ops applied to the
-    integers of a hardware stream (or of a pending MVAU's accumulator).
-Float ops are hwgen.driver.ops dicts, evaluated in float64, with channel parameters along the
-last axis.
+    integers of a hardware stream (or of a pending MVAU's accumulator), or
+  - a `HostTensor`: a float tensor the host computes, before the input quantizer (`FloatInput`)
+    or after the last hardware layer (`HostResult`).
+Float ops are hwgen.driver.ops dicts: a Signal's are evaluated in float64, with channel
+parameters along the last axis; a HostTensor's in float32, in ONNX layout, as QONNX does.
 """
 
 from __future__ import annotations
@@ -80,8 +82,27 @@ def affine(mul, add) -> dict:
     return {"op": "affine", "mul": np.asarray(mul, dtype=np.float64), "add": np.asarray(add, dtype=np.float64)}
 
 
-class FloatInput:
-    """The model's float input before the host quantizes it."""
+@dataclass(frozen=True, eq=False)
+class HostTensor:
+    """A float tensor the host computes: tensor ops (hwgen.driver.ops, ONNX layout, float32) on
+    the model input (`FloatInput`) or on the accelerator's output (`HostResult`)."""
 
-    def __init__(self, shape: tuple[int, ...]):
-        self.shape = shape
+    shape: tuple[int, ...]  # the ONNX tensor's shape after `ops`
+    ops: tuple[dict, ...] = ()
+
+    def then(self, op: dict, shape: tuple[int, ...] | None = None) -> "HostTensor":
+        return replace(self, ops=self.ops + (op,), shape=self.shape if shape is None else tuple(shape))
+
+
+class FloatInput(HostTensor):
+    """The model's float input before the host quantizes it; `ops` are its pre-processing."""
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class HostResult(HostTensor):
+    """What the host computes from the accelerator's output `source` after the last hardware layer:
+    only host ops may follow (`node` made it host-only, `why` says why, for the error otherwise)."""
+
+    source: Signal
+    node: str  # "name (op type)" of the node that moved the computation to the host
+    why: str

@@ -4,7 +4,8 @@ Each ONNX op has a handler `(walk, node) -> value of its output`; values are `Co
 `Signal` (see values.py). Linear ops extend a signal's float ops, a MatMul starts a pending
 MVAU, and a quantizer turns the pending accumulator (or a stream) into thresholds. So
 batch-norm, biases, scales and ReLU are absorbed into thresholds without rewriting the ONNX
-graph, and every decision is made from values the model itself defines.
+graph, and every decision is made from values the model itself defines. Float ops before the
+input quantizer and after the last hardware layer become host ops (`HostTensor`, host.py).
 
 Why a walk and not rewrite passes (STYLE.md): every pass would have to keep a valid ONNX
 graph of float ops between rewrites; here each handler is a small function of one node,
@@ -20,7 +21,7 @@ from hwgen.datatypes import DataType
 from hwgen.errors import UnsupportedModelError
 from hwgen.ir.graph import DataflowGraph, HostInput, HostOutput
 from hwgen.ir.layers import MVAU
-from hwgen.lower.values import Const, FloatInput, PendingMVAU, Signal
+from hwgen.lower.values import Const, FloatInput, HostResult, PendingMVAU, Signal
 
 
 class Walk:
@@ -65,9 +66,16 @@ class Walk:
                 f"the model input reaches this {node.op_type} unquantized",
                 where=_where(node),
                 hint="quantize the input first, e.g. a QuantIdentity(bit_width=8) as the model's first layer; "
-                     "float pre-processing before it (normalization) belongs on the host, outside the exported model. "
+                     "float pre-processing before it (Mul/Add/Sub/Div by constants: a normalization) then runs on the host. "
                      "If the input values are integers already (uint8 pixels), annotate the input tensor with their "
                      "QONNX datatype instead: ModelWrapper.set_tensor_datatype(input_name, DataType['UINT8'])",
+            )
+        if isinstance(value, HostResult):  # neither side can place it: name it
+            raise UnsupportedModelError(
+                f"{value.why}, so it can run only on the host, after the last hardware layer; but its output reaches "
+                f"node {node.name!r} ({node.op_type}), which hwgen maps onto the accelerator",
+                where=f"node {value.node}",
+                hint="move it after the model's last quantized layer (the host then applies it), or remove it",
             )
         if not isinstance(value, Signal):
             raise UnsupportedModelError(f"input {i} must be a computed tensor, not a constant", where=_where(node))
@@ -110,7 +118,9 @@ class Walk:
         return name
 
     def finish(self, out_tensor: str) -> DataflowGraph:
-        value = self.values.get(out_tensor)
+        value, post_ops, result_shape = self.values.get(out_tensor), (), None
+        if isinstance(value, HostResult):  # the host's post-processing after the accelerator's output
+            value, post_ops, result_shape = value.source, value.ops, value.shape
         if not isinstance(value, Signal):
             raise UnsupportedModelError("the model output is not computed from its input", where=f"output {out_tensor!r}")
         if self.host_input is None or not self.layers and not isinstance(value.source, PendingMVAU):
@@ -128,7 +138,8 @@ class Walk:
         perm = None if value.perm is None else tuple(int(i) for i in value.perm)
         graph = DataflowGraph(
             layers=self.layers, input=self.host_input,
-            output=HostOutput(shape=value.shape, dtype=dtype, elems=elems, ops=value.ops, layout=layout, perm=perm),
+            output=HostOutput(shape=value.shape, dtype=dtype, elems=elems, ops=value.ops, layout=layout, perm=perm,
+                              post_ops=post_ops, result_shape=result_shape or value.shape),
             model_name=self.name, notes=self.notes,
         )
         graph.check()
