@@ -57,7 +57,7 @@ def test_build_default_model(default_build):
     for phrase in ("MVAU_0", "estimated:", "frames/s", "verified: C-sim == numpy reference", "(0 mismatches)",
                    "argmax agreement", "run it:   python -m hwgen csim"):
         assert phrase in result.stdout, phrase
-    # the build folder of DESIGN.md
+    # the build folder (ARCHITECTURE.md)
     record = json.loads((out / "hwgen.json").read_text())
     assert record["status"] == "complete" and record["error"] is None
     assert record["config"]["board"] == "pynq-z2" and record["config"]["verify_frames"] == 20

@@ -6,7 +6,7 @@ MVAU, and a quantizer turns the pending accumulator (or a stream) into threshold
 batch-norm, biases, scales and ReLU are absorbed into thresholds without rewriting the ONNX
 graph, and every decision is made from values the model itself defines.
 
-Why a walk and not rewrite passes (STYLE.md): every pass would have to keep a valid ONNX
+Why a walk and not rewrite passes (ARCHITECTURE.md, "lower"): every pass would have to keep a valid ONNX
 graph of float ops between rewrites; here each handler is a small function of one node,
 and no intermediate graph exists to go stale.
 """
