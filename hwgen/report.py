@@ -26,8 +26,8 @@ def summary_text(b) -> str:
         if hls:
             interval, ii = hls.get(layer.name, (None, None))
             achieved = f"{'?' if interval is None else interval:>9}{'?' if ii is None else ii:>4}"
-        lines.append(f"{layer.name:<15} {kind:<14}{row.shape:<10}{pe:>4}{row.simd:>6}{row.types:>22}{row.implementation:>13}{cycles(layer):>9}"
-                     f"{achieved}{r.LUT:>9,.0f}{r.BRAM36:>8.1f}{r.DSP:>5.0f}")
+        lines.append(f"{layer.name:<15} {kind:<14}{row.shape:<10}{pe:>4}{row.simd:>6}{row.types:>22}{row.implementation:>13}"
+                     f"{cycles(layer):>9}{achieved}{r.LUT:>9,.0f}{r.BRAM36:>8.1f}{r.DSP:>5.0f}")
     e = b.estimates.to_json()  # the numbers as report/estimates.json has them
     t, u, avail = e["total"], e["usage_with_shell"], e["board_resources"]
     lines.append(f"{'total (layers + FIFOs)':<{85 + (13 if hls else 0)}}{t['LUT']:>9,.0f}{t['BRAM36']:>8.1f}{t['DSP']:>5.0f}")

@@ -12,7 +12,6 @@ from hwgen.lower.handlers import integer_input
 from hwgen.lower.values import Const, FloatInput
 from hwgen.lower.walk import Walk
 
-
 HANDLERS = {**ELEMENTARY, "Conv": conv, "MaxPool": maxpool}  # the ops hwgen maps: the build's load step checks a model against them
 
 

@@ -248,8 +248,8 @@ def baseline_ap(images: np.ndarray, truths: list[np.ndarray]) -> float:
 # -- training -----------------------------------------------------------------------------------
 def train(cfg: TrainConfig, say=print) -> TrainResult:
     import brevitas.nn as qnn
-    import torch
     import onnx
+    import torch
     from brevitas.export import export_qonnx
 
     from hwgen.frontend.load import save_clean

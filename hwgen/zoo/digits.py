@@ -12,12 +12,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import brevitas.nn as qnn
 import numpy as np
 import torch
-from torch import nn
-
-import brevitas.nn as qnn
 from brevitas.quant import Uint8ActPerTensorFloat
+from torch import nn
 
 __all__ = ["DigitsMLP", "load_digits_split", "train", "accuracy", "export", "predict"]
 
