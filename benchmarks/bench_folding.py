@@ -6,7 +6,7 @@ Builds a TFC-W1A1 MLP (784-64-64-64-10, bipolar input, binary weights and activa
 FINN's tfc-w1a1) and FINN's CNV-W1A1 (hwgen.zoo.cnv, 3x32x32) with Brevitas, lowers them with
 hwgen and folds them automatically for the board. For each it prints the estimated frames/s
 next to FINN's measured figure on a Pynq-Z1 (xc7z020, the same part as pynq-z2) at 100 MHz
-(finn-examples notebook output, FACTS.md: 837,019 and 3,020 img/s), and judges the folding by
+(finn-examples' notebook outputs: 837,019 and 3,020 img/s), and judges the folding by
 FINN's own resource formulas (hwgen.estimate.finn) as well as by hwgen's model. It also folds
 hwgen's graph as finn-examples folds FINN's (its published folding configs, FINN_FOLDINGS), so
 that both foldings are estimated by the same models: FINN's measured figure against its own
@@ -26,8 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import quiet  # noqa: E402
 
-FINN_TFC_W1A1_FPS = 837_019  # finn-examples, Pynq-Z1, 100 MHz, batch 1000 (FACTS.md)
-FINN_CNV_W1A1_FPS = 3_020  # finn-examples, Pynq-Z1, 100 MHz (FACTS.md)
+FINN_TFC_W1A1_FPS = 837_019  # finn-examples' tfc-w1a1 notebook output, Pynq-Z1, 100 MHz, batch 1000
+FINN_CNV_W1A1_FPS = 3_020  # finn-examples' cnv-w1a1 notebook output, Pynq-Z1, 100 MHz
 
 # finn-examples build/bnn-pynq/folding_config/{tfc,cnv}-w1a1_folding_config.json (PE, SIMD, ram_style of
 # the layers hwgen's graphs have too: hwgen streams the quantized input, so FINN's input Thresholding and

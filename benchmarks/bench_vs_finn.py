@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
-import re
 import shutil
 import subprocess
 import sys
@@ -39,15 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from common import git_state, machine, quiet, table  # noqa: E402
-
-FINN_PLUS_VERSION = "1.6.1"  # the version this benchmark was written and run against
-DRIVER = HERE / "finn_estimate.py"
-# finn-plus 1.6.1 declares brevitas==0.13.0, which wants setuptools<70, which no torch from 2.13 on takes (they want
-# setuptools>=77.0.3): pip resolves it only with an older torch and its CUDA wheels (GBs), and not with hwgen's torch.
-# FINN's estimate-only flow never imports brevitas. It does import torch (the LayerNorm op, loaded with every HW
-# op) and psutil (simulation_build.py, imported by the build steps), which finn-plus does not declare.
-DROPPED_REQUIREMENTS = {"brevitas"}
-ADDED_REQUIREMENTS = ("psutil",)
+from finn_env import DRIVER, FINN_PLUS_VERSION, Unavailable, clean_env, default_venv, ensure_finn  # noqa: E402
 
 
 # -- the models -----------------------------------------------------------------------------
@@ -85,80 +75,6 @@ MODELS = (
 )
 
 
-class Unavailable(Exception):
-    """FINN could not be installed or started here: one message says what failed and what is needed."""
-
-
-# -- FINN's environment ---------------------------------------------------------------------
-def default_venv(version: str) -> Path:
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "hwgen-bench" / f"finn-plus-{version}"
-
-
-def _run(cmd: list, what: str, env: dict | None = None) -> str:
-    try:
-        r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env, check=False)
-    except OSError as exc:
-        raise Unavailable(f"{what} failed to run: {exc}") from None
-    if r.returncode != 0:
-        tail = "\n    ".join((r.stdout + r.stderr).strip().splitlines()[-12:])
-        raise Unavailable(f"{what} failed (exit {r.returncode}):\n    {tail}")
-    return r.stdout
-
-
-def _clean_env() -> dict:
-    """The environment for FINN's interpreter: none of hwgen's Python paths."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-    env["PYTHONNOUSERSITE"] = "1"
-    return env
-
-
-def _torch_requirement() -> str:
-    """torch at the version hwgen's environment has (a CPU build where that is what is installed), else any."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"torch=={version('torch').split('+')[0]}"
-    except PackageNotFoundError:
-        return "torch"
-
-
-def ensure_finn(venv: Path, version: str, pip_args: list[str]) -> Path:
-    """The Python of a virtual environment holding finn-plus `version`, created and filled on first use.
-
-    finn-plus goes in without its dependencies, then its declared requirements less DROPPED_REQUIREMENTS,
-    plus ADDED_REQUIREMENTS and torch; a marker file records a finished install."""
-    python = venv / "bin" / "python"
-    marker = venv / "hwgen-bench.json"
-    if marker.is_file() and python.is_file():
-        try:
-            if json.loads(marker.read_text()).get("finn-plus") == version:
-                return python
-        except json.JSONDecodeError:
-            pass
-    if sys.version_info < (3, 11):
-        raise Unavailable(f"finn-plus {version} needs Python >= 3.11; this is {sys.version.split()[0]}: "
-                          "run the benchmark with a Python 3.11 or newer")
-    env = _clean_env()
-    if not python.is_file():
-        print(f"creating FINN's virtual environment in {venv} (first use; a few minutes) ...", flush=True)
-        base = getattr(sys, "_base_executable", None) or sys.executable
-        _run([base, "-m", "venv", venv], f"python -m venv {venv}", env)
-    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q", *pip_args]
-    _run([*pip, "--no-deps", f"finn-plus=={version}"], f"pip install finn-plus=={version}", env)
-    declared = json.loads(_run([python, "-c", "import importlib.metadata as m, json; print(json.dumps(m.requires('finn-plus')))"],
-                               "reading finn-plus's requirements", env))
-    wanted = [r for r in declared if "extra ==" not in r and re.split(r"[\s\[(<>=!~;]", r, maxsplit=1)[0].lower()
-              not in DROPPED_REQUIREMENTS]
-    wanted += [*ADDED_REQUIREMENTS, _torch_requirement()]
-    _run([*pip, *wanted], f"pip install of finn-plus's requirements ({', '.join(wanted)})", env)
-    smoke = ("import finn.xsi\nfinn.xsi.SimEngine = object\nimport finn.builder.build_dataflow_steps\n"
-             "import finn.transformation.fpgadataflow.set_folding")
-    _run([python, "-c", smoke], "importing FINN's build steps in its environment", env)
-    marker.write_text(json.dumps({"finn-plus": version, "requirements": wanted, "pip_args": pip_args}, indent=2))
-    return python
-
-
 # -- hwgen's side ---------------------------------------------------------------------------
 # What describe() carries to FINN or needs for pairing, per layer kind; any other field of a layer (hwgen's layers
 # gain options) is listed as not carried, so that a folding FINN is not told about cannot pass unnoticed.
@@ -179,15 +95,15 @@ def describe(layer) -> dict | None:
     goes to FINN's depthwise window (SIMD) and Pool (PE) alike."""
     from dataclasses import fields
 
-    from hwgen.estimate.resource_model import implementation
     from hwgen.ir.layers import MVAU, SWG, MaxPool, Thresholding
+    from hwgen.kinds import kind_of
 
     def window(l):
         return {"ifm": [l.ifm_h, l.ifm_w], "channels": l.channels, "kernel": [l.k_h, l.k_w],
                 "stride": [l.stride_h, l.stride_w], "pad": list(l.pad)}
 
     if isinstance(layer, MVAU):
-        memory, products = implementation(layer).split("/")
+        memory, products = kind_of(layer).describe(layer).implementation.split("/")
         d = {"kind": "MVAU", "signature": {"mw": layer.mw, "mh": layer.mh, "vectors": layer.vectors},
              "folding": {"PE": layer.pe, "SIMD": layer.simd,
                          "ram_style": {"bram": "block", "lutram": "distributed"}.get(memory, memory),
@@ -240,7 +156,7 @@ def finn_side(python: Path, path: Path, work: Path, board, clock_mhz: float, hw:
     t0 = time.perf_counter()
     with open(log, "w") as out:
         r = subprocess.run([str(python), str(DRIVER), str(work / "request.json"), str(work / "result.json")],
-                           stdout=out, stderr=subprocess.STDOUT, env=_clean_env(), cwd=work, check=False)
+                           stdout=out, stderr=subprocess.STDOUT, env=clean_env(), cwd=work, check=False)
     wall = time.perf_counter() - t0
     if r.returncode != 0 or not (work / "result.json").is_file():
         tail = "\n    ".join(log.read_text(errors="replace").strip().splitlines()[-12:])
@@ -291,7 +207,8 @@ def report(name: str, hw: dict, finn: dict) -> None:
     print(table(layer_rows(finn), ("hwgen layer", "FINN node(s)", "FINN's folding", "cycles", "LUT", "BRAM18",
                                    "hwgen's folding", "cycles", "LUT", "BRAM18")))
     for u in finn["finn_only"]:
-        print(f"  FINN only: {u['kind']} {', '.join(u['nodes'])}, {u['why']}" + ("; cut off, not estimated" if u["where"] != "middle" else ""))
+        cut = "; cut off, not estimated" if u["where"] != "middle" else ""
+        print(f"  FINN only: {u['kind']} {', '.join(u['nodes'])}, {u['why']}{cut}")
     for n in finn["hwgen_only"]:
         print(f"  hwgen only: {n}, no FINN node of its kind and shape; absent from FINN's estimates")
     for layer in hw["layers"]:

@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+import enum
 import json
 from dataclasses import dataclass
 
 from hwgen.errors import HwgenError
+from hwgen.hw import RESOURCE_KINDS
 from hwgen.resources import boards as boards_dir
 
-RESOURCE_KINDS = ("LUT", "FF", "BRAM36", "URAM", "DSP")
+DEFAULT_BOARD = "pynq-z2"  # what a build targets unless told otherwise (hwgen.build, BuildConfig, the CLI)
+
+
+class Family(str, enum.Enum):
+    """Which block-design shell a board gets (hwgen.synth.scripts): its processing system and HP port."""
+
+    ZYNQ7000 = "zynq7000"
+    ZYNQ_USP = "zynq_us+"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
 # Data widths the PS's high-performance slave port takes: S_AXI_HP0 on Zynq-7000 (PCW_S_AXI_HP0_DATA_WIDTH),
 # S_AXI_HP0_FPD on Zynq UltraScale+ (PSU__SAXIGP2__DATA_WIDTH). The native widths are 64 and 128.
-HP_PORT_BITS = {"zynq7000": (32, 64), "zynq_us+": (32, 64, 128)}
+HP_PORT_BITS = {Family.ZYNQ7000: (32, 64), Family.ZYNQ_USP: (32, 64, 128)}
 
 
 @dataclass(frozen=True)
 class Board:
     name: str
     description: str
-    family: str  # "zynq7000" or "zynq_us+": which block-design shell
+    family: Family  # which block-design shell (a board file names it by its value)
     part: str  # Vivado part
     board_part: str  # Vivado board part (board preset of the processing system)
     resources: dict  # LUT, FF, BRAM36, URAM, DSP available on the part
@@ -27,8 +44,11 @@ class Board:
     dma_port_bits: int = 64  # the PS memory port the DMA's memory side uses (HP port: 64 bits on Zynq-7000, 128 on US+)
 
     def __post_init__(self) -> None:
-        if self.family not in ("zynq7000", "zynq_us+"):
-            raise ValueError(f"board {self.name!r}: family must be 'zynq7000' or 'zynq_us+', not {self.family!r}")
+        try:
+            object.__setattr__(self, "family", Family(self.family))
+        except ValueError:
+            raise ValueError(f"board {self.name!r}: family must be one of {', '.join(repr(f.value) for f in Family)}, "
+                             f"not {self.family!r}") from None
         missing = [k for k in RESOURCE_KINDS if k not in self.resources]
         if missing:
             raise ValueError(f"board {self.name!r}: resources lack {', '.join(missing)}")

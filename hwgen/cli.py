@@ -12,6 +12,7 @@ from hwgen.errors import HwgenError, InternalError, Interrupted
 
 
 def _parser() -> argparse.ArgumentParser:
+    from hwgen.build import BuildConfig as Default  # its field defaults are the options' defaults
     from hwgen.build import FifoDepths
 
     p = argparse.ArgumentParser(prog="python -m hwgen", description="Quantized neural networks to FPGA dataflow accelerators.",
@@ -24,8 +25,8 @@ def _parser() -> argparse.ArgumentParser:
                        epilog=EXIT_STATUS)
     b.add_argument("model", nargs="?", type=Path, help="QONNX .onnx file from brevitas.export.export_qonnx "
                                                      "(default: the bundled 8x8-digits MLP, W2A2)")
-    b.add_argument("--board", default="pynq-z2", help="target board (see: python -m hwgen boards); default pynq-z2")
-    b.add_argument("--out", type=Path, default=Path("build"), help="build folder to create or update; default ./build")
+    b.add_argument("--board", default=Default.board, help=f"target board (see: python -m hwgen boards); default {Default.board}")
+    b.add_argument("--out", type=Path, default=Default.out_dir, help=f"build folder to create or update; default ./{Default.out_dir}")
     b.add_argument("--folding", type=Path, help='JSON file {"MVAU_0": {"PE": 4, "SIMD": 8, "ram_style": "block", "resType": "lut"}, ...} '
                                                 '(FINN folding configs too); '
                                                 'default: automatic folding')
@@ -34,17 +35,18 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--utilization-cap", type=float, metavar="FRACTION",
                    help="fraction of each board resource (LUT, FF, BRAM, DSP) a design may use, e.g. 0.7; "
                         "default: the board's (0.85)")
-    b.add_argument("--fifo-depths", choices=[d.value for d in FifoDepths], default=FifoDepths.SHALLOW.value,
+    b.add_argument("--fifo-depths", choices=[d.value for d in FifoDepths], default=Default.fifo_depths.value,
                    help="shallow: the cheapest FIFOs with which the output comes on the same cycles as with "
                         "never-blocking ones (producers wait within their slack); never-blocking: room for every word "
-                        "a producer sends ahead (deeper, robust to pipeline latency the model leaves out); default shallow")
+                        f"a producer sends ahead (deeper, robust to pipeline latency the model leaves out); default {Default.fifo_depths.value}")
     b.add_argument("--csim-exact", action="store_true",
                    help="C-sim in the ap_int arithmetic synthesis sees instead of plain C++ integers (slower); every "
                         "layer's loop, the MVAUs' too, is then counted and checked against the cycle model")
-    b.add_argument("--verify-frames", type=int, default=100, help="frames compared with QONNX execution; default 100")
-    b.add_argument("--seed", type=int, default=0, help="seed of random verification inputs; default 0")
+    b.add_argument("--verify-frames", type=int, default=Default.verify_frames,
+                   help=f"frames compared with QONNX execution; default {Default.verify_frames}")
+    b.add_argument("--seed", type=int, default=Default.seed, help=f"seed of random verification inputs; default {Default.seed}")
     b.add_argument("--clock-mhz", type=float, help="PL clock for the estimates and synthesis; default: the board's")
-    _synth_options(b)
+    _synth_options(b, Default)
     b.add_argument("--no-synth", action="store_true", help="write the synthesis scripts but do not run the tools")
 
     y = sub.add_parser("synth", help="finish a build with Vitis HLS and Vivado (bitstream into deploy/)",
@@ -54,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
                                    "exceeds the cycle model or timing is not met, unless --allow-slow.",
                        epilog=EXIT_STATUS)
     y.add_argument("build", type=Path, help="build folder of python -m hwgen build")
-    _synth_options(y)
+    _synth_options(y, Default)
 
     c = sub.add_parser("csim", help="run a finished build's C simulation on a .npy input",
                        description="Feed float inputs (as the original model takes them, batch first) through the "
@@ -67,12 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _synth_options(p) -> None:
+def _synth_options(p, default) -> None:
     p.add_argument("--xilinx-settings", type=Path, action="append", default=[], metavar="SETTINGS_SH",
                    help="settings64.sh of Vivado (and of Vitis HLS if installed apart); repeatable; default: tools on PATH")
     p.add_argument("--require-bitstream", action="store_true", help="fail unless Vitis HLS and Vivado ran and made a bitstream")
     p.add_argument("--cosim", action="store_true", help="also run Vitis HLS C/RTL co-simulation on a few verified frames")
-    p.add_argument("--jobs", type=int, default=4, help="parallel Vivado jobs; default 4")
+    p.add_argument("--jobs", type=int, default=default.jobs, help=f"parallel Vivado jobs; default {default.jobs}")
     p.add_argument("--allow-slow", action="store_true",
                    help="keep going when synthesis misses the cycle model (a loop above II=1 in Vitis HLS, a layer's "
                         "interval above its modelled cycles, timing not met after Vivado); without it the build stops "
@@ -194,8 +196,8 @@ def _internal_error_log(args, exc: Exception) -> Path:
     import tempfile
     import traceback
 
-    from hwgen import __version__
-    from hwgen.build import INTERNAL_ERROR_LOG
+    from hwgen.build.run import INTERNAL_ERROR_LOG
+    from hwgen.version import __version__
 
     text = (f"hwgen {__version__}: internal error in 'python -m hwgen {args.command}'\ncommand: {' '.join(sys.argv)}\n"
             f"platform: {platform.platform()}, Python {platform.python_version()}\n\n"

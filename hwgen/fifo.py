@@ -25,12 +25,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from functools import singledispatch
+from typing import NamedTuple
 
 import numpy as np
 
-from hwgen.estimate.cycle_model import cycles, window_blocks
+from hwgen.estimate.cycle_model import cycles
 from hwgen.ir.graph import DataflowGraph
 from hwgen.ir.layers import DWC, MVAU, SWG, MaxPool, Thresholding
+from hwgen.kinds.window import window_blocks
 
 MIN_DEPTH = 2
 SIMULATED_FRAMES = 3
@@ -132,7 +134,13 @@ def join(name: str, words: int, ways: int = 2) -> Node:
     return Node(name, (every,) * ways, (every,))
 
 
-Edge = tuple  # (producer, its output port, consumer, its input port); producer "input": the DMA
+class Edge(NamedTuple):
+    """A stream between two nodes; producer "input": the DMA."""
+
+    src: str  # producer
+    src_port: int  # its output port
+    dst: str  # consumer
+    dst_port: int  # its input port
 
 
 def size_streams(nodes: list[Node], edges: list[Edge], input_words: int, period: int | None = None,
@@ -183,7 +191,7 @@ def chain_streams(graph: DataflowGraph) -> tuple[list[Node], list[Edge]]:
     """A chain of layers as nodes and edges: the input feeds the first layer, each layer the next."""
     nodes = [Node.of(layer) for layer in graph.layers]
     names = ["input"] + [n.name for n in nodes]
-    return nodes, [(src, 0, dst, 0) for src, dst in zip(names[:-1], names[1:])]
+    return nodes, [Edge(src, 0, dst, 0) for src, dst in zip(names[:-1], names[1:])]
 
 
 def size_fifos(graph: DataflowGraph, input_words: int, period: int | None = None) -> dict[str, int]:
@@ -394,7 +402,7 @@ def shrink_fifos(graph: DataflowGraph, input_words: int, period: int | None = No
                  sized: dict[str, int] | None = None) -> dict[str, int]:
     """size_fifos' depths (`sized`, when already computed) made as cheap as they can be without
     moving the output by a cycle (shrink_streams)."""
-    from hwgen.estimate.primitives import stream_widths
+    from hwgen.ir.graph import stream_widths
 
     nodes, edges = chain_streams(graph)
     sized = sized or size_fifos(graph, input_words, period)

@@ -7,33 +7,28 @@ import html
 from pathlib import Path
 
 from hwgen.estimate import cycles, resources
-from hwgen.estimate.resource_model import implementation
+from hwgen.hw import SCARCE
+from hwgen.kinds import kind_of
+from hwgen.synth.achieved import layer_numbers
 
 
 def summary_text(b) -> str:
-    from hwgen.synth.achieved import layer_numbers
-
     lines = [f"hwgen build of {b.model_name!r} for {b.board.name} in {b.out_dir}/ ({sum(b.timings.values()):.1f} s)", ""]
     hls = layer_numbers(b.synthesis.get("achieved", {}))  # Vitis HLS's interval and II next to the model's cycles
     lines.append(f"{'layer':<16}{'kind':<14}{'shape':<10}{'PE':>4}{'SIMD':>6}{'types (in/w/out)':>22}{'memory/mult':>13}{'cycles':>9}"
                  + (f"{'HLS':>9}{'II':>4}" if hls else "") + f"{'LUT':>9}{'BRAM36':>8}{'DSP':>5}")
     for layer in b.graph.layers:
         kind = type(layer).__name__
-        if kind == "MVAU":
-            shape, simd, types = f"{layer.mh}x{layer.mw}", layer.simd, f"{layer.in_dtype}/{layer.w_dtype}/{layer.out_dtype}"
-        elif kind == "Thresholding":
-            shape, simd, types = f"{layer.channels}", "-", f"{layer.in_dtype}/-/{layer.out_dtype}"
-        else:
-            shape, simd, types = f"{layer.in_elems}->{layer.out_elems}", "-", f"{layer.dtype}"
+        row = kind_of(layer).describe(layer)
         pe = getattr(layer, "pe", "-")
         r = resources(layer)
         achieved = ""
         if hls:
             interval, ii = hls.get(layer.name, (None, None))
             achieved = f"{'?' if interval is None else interval:>9}{'?' if ii is None else ii:>4}"
-        lines.append(f"{layer.name:<15} {kind:<14}{shape:<10}{pe:>4}{simd:>6}{types:>22}{implementation(layer):>13}{cycles(layer):>9}"
-                     f"{achieved}{r.LUT:>9,.0f}{r.BRAM36:>8.1f}{r.DSP:>5.0f}")
-    e = b.estimates
+        lines.append(f"{layer.name:<15} {kind:<14}{row.shape:<10}{pe:>4}{row.simd:>6}{row.types:>22}{row.implementation:>13}"
+                     f"{cycles(layer):>9}{achieved}{r.LUT:>9,.0f}{r.BRAM36:>8.1f}{r.DSP:>5.0f}")
+    e = b.estimates.to_json()  # the numbers as report/estimates.json has them
     t, u, avail = e["total"], e["usage_with_shell"], e["board_resources"]
     lines.append(f"{'total (layers + FIFOs)':<{85 + (13 if hls else 0)}}{t['LUT']:>9,.0f}{t['BRAM36']:>8.1f}{t['DSP']:>5.0f}")
     lines.append("")
@@ -48,13 +43,13 @@ def summary_text(b) -> str:
            else e.get("fifo_note") or "never-blocking: no producer ever waits")
     lines.append(f"FIFOs:    {len(e['fifo_depths'])} streams, {depth:,} words, {f['LUT']:,.0f} LUT, {f['BRAM36']:.1f} BRAM36 ({how})")
     v = b.verification
-    ic, q = v["ir_vs_csim"], v["qonnx_vs_csim"]
+    ic, q = v.ir_vs_csim, v.qonnx_vs_csim
     lines.append(f"verified: C-sim == numpy reference on {ic['frames']} frames ({ic['mismatches']} mismatches); "
                  f"vs QONNX on {q['frames']} frames: {q['elements_differing']} of {q['elements']} elements a level apart"
                  + (" (each at a rounding tie: QONNX in float64 gives the C-sim's value)" if q["elements_differing"] else "")
                  + f", max |diff| {q['max_abs_diff']:.3g} ({q['max_steps_apart']:.2g} output steps), "
                  f"argmax agreement {q['argmax_agreement']:.1%}")
-    c = v.get("cycles_vs_csim")
+    c = v.cycles_vs_csim
     if c is not None:
         counted, modelled = c["loops_counted"], len(c["layers"]) - c["loops_counted"]
         if c["mismatches"]:
@@ -66,8 +61,8 @@ def summary_text(b) -> str:
             lines.append(f"cycles:   C-sim loop iterations == cycle model for {counted} of {len(c['layers'])} layers; the {modelled} MVAUs "
                          f"on the fast C-sim path report their planned trip count: trip-count consistency only "
                          f"(--csim-exact counts their loops)")
-    if "accuracy" in v:
-        a = v["accuracy"]
+    if v.accuracy is not None:
+        a = v.accuracy
         torch_acc = f"{a['torch']:.2%} (PyTorch, at training)" if a.get("torch") is not None else "n/a"
         lines.append(f"accuracy on {a['frames']} test frames: {a['csim']:.2%} through C-sim; {torch_acc}")
     for line in b.synthesis_status:
@@ -91,7 +86,7 @@ def _plots(b, folder: Path) -> list[Path]:
     colors = ["tab:red" if c == max(cyc) else "tab:blue" for c in cyc]
     ax.bar(names, cyc, color=colors)
     ax.set_ylabel("cycles per frame")
-    ax.set_title(f"{b.model_name}: cycles per layer (red: bottleneck), {b.estimates['fps']:,.0f} frames/s at {b.clock_mhz:g} MHz")
+    ax.set_title(f"{b.model_name}: cycles per layer (red: bottleneck), {b.estimates.fps:,.0f} frames/s at {b.clock_mhz:g} MHz")
     ax.tick_params(axis="x", rotation=60)
     fig.tight_layout()
     paths = [folder / "cycles.png"]
@@ -99,7 +94,7 @@ def _plots(b, folder: Path) -> list[Path]:
     plt.close(fig)
 
     avail = b.board.resources
-    kinds = ["LUT", "BRAM36", "DSP"]
+    kinds = SCARCE
     fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(names) + 2), 3.5))
     width = 0.8 / len(kinds)
     for i, kind in enumerate(kinds):

@@ -14,18 +14,34 @@ pre-rounding values.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from hwgen.driver.ops import op_shape, preimage, quant_levels
+from hwgen.estimate import cycles
 from hwgen.ir import reference
 from hwgen.ir.graph import DataflowGraph
+from hwgen.ir.layers import MVAU
+
+
+@dataclass
+class Verification:
+    """What a build's verification found (report/verification.json): each comparison's report."""
+
+    ir_vs_csim: dict  # compare_ir_csim: numpy reference == C-sim, every frame, bit for bit
+    cycles_vs_csim: dict  # compare_cycles: the C-sim's loop iterations == the cycle model
+    qonnx_vs_csim: dict | None = None  # compare_qonnx (absent when the C-sim already differs from the reference)
+    accuracy: dict | None = None  # on a labelled test set (the bundled model's)
+
+    def to_json(self) -> dict:
+        return {name: value for name, value in vars(self).items() if value is not None}
 
 
 def random_inputs(graph: DataflowGraph, frames: int, seed: int) -> np.ndarray:
     """Float inputs spread over the input quantizer's whole range, off the grid (rounding exercised);
     for an integer-annotated input, its integers; with host pre-processing before the quantizer,
     the inputs it maps there."""
-    from hwgen.driver.ops import op_shape, preimage, quant_levels
-
     rng = np.random.default_rng(seed)
     q, pre = graph.input.quant, list(graph.input.pre_ops)
     lo, hi = quant_levels(q)
@@ -65,9 +81,6 @@ def compare_cycles(graph: DataflowGraph, backend, frames: int, exact: bool = Fal
     `frames`) against the cycle model: at II=1 a loop's iterations are its cycles. Without `exact`
     the MVAUs ran the fast C-sim path, which has no loop: their count is the loop's trip count, and
     says nothing about the model (tests/csim/test_cycles.py checks their loops in exact builds)."""
-    from hwgen.estimate import cycles
-    from hwgen.ir.layers import MVAU
-
     layers, mismatches = {}, []
     for layer in graph.layers:
         counted = backend.iterations(layer.name) / frames

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from hwgen.datatypes import DataType
+from hwgen.fold.dwc import insert_dwcs
 from hwgen.ir.graph import DataflowGraph, HostInput, HostOutput
 from hwgen.ir.layers import MVAU, SWG, MaxPool
-from hwgen.lower.insert_dwc import insert_dwcs
 
 
 @pytest.fixture(autouse=True, scope="session")

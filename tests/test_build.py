@@ -24,7 +24,7 @@ import hwgen
 from hwgen.cli import EXIT_INTERNAL_ERROR, main
 from hwgen.errors import HwgenError, InternalError
 
-build_module = importlib.import_module("hwgen.build")  # the module, not the function hwgen.build
+build_module = importlib.import_module("hwgen.build.steps")  # the steps run_build runs (STEPS)
 
 
 def record_of(out: Path) -> dict:
@@ -75,7 +75,8 @@ def test_an_unexpected_exception_is_an_internal_error(tmp_path, capsys, monkeypa
 
 
 def test_the_node_or_layer_is_named(tmp_path, capsys, monkeypatch):
-    from hwgen import estimate, lower
+    from hwgen import lower
+    from hwgen.estimate import summary
 
     def gemm(walk, node):  # a handler that trips over the node it handles
         return node.attribute[99]
@@ -88,7 +89,7 @@ def test_the_node_or_layer_is_named(tmp_path, capsys, monkeypatch):
     def resources(layer):  # a cost model without an entry for the layer
         return {}[layer.name]
 
-    monkeypatch.setattr(estimate, "resources", resources)
+    monkeypatch.setattr(summary, "resources", resources)
     code, _, stderr = run_cli(capsys, "--out", tmp_path / "b", "--no-synth", "--verify-frames", "4")
     assert code == 3 and stderr.startswith("error: layer 'MVAU_0' (MVAU): internal error in build step 'estimate': KeyError: 'MVAU_0'"), stderr
 
@@ -96,7 +97,7 @@ def test_the_node_or_layer_is_named(tmp_path, capsys, monkeypatch):
 def test_where_is_named_from_parameters_not_from_leftover_loop_variables():
     from onnx import helper
 
-    from hwgen.build import _where_in_traceback
+    from hwgen.build.run import _where_in_traceback
 
     nodes = [helper.make_node("Relu", ["a"], ["b"], name="Relu_0"), helper.make_node("Relu", ["b"], ["c"], name="Relu_1")]
 

@@ -57,7 +57,7 @@ def test_build_default_model(default_build):
     for phrase in ("MVAU_0", "estimated:", "frames/s", "verified: C-sim == numpy reference", "(0 mismatches)",
                    "argmax agreement", "run it:   python -m hwgen csim"):
         assert phrase in result.stdout, phrase
-    # the build folder of DESIGN.md
+    # the build folder (ARCHITECTURE.md)
     record = json.loads((out / "hwgen.json").read_text())
     assert record["status"] == "complete" and record["error"] is None
     assert record["config"]["board"] == "pynq-z2" and record["config"]["verify_frames"] == 20
@@ -169,10 +169,10 @@ def test_a_design_too_slow_to_shrink_keeps_never_blocking_fifos(tmp_path, monkey
 
     monkeypatch.setattr(hwgen.fifo, "SHRINK_MAX_ITERATIONS", 1)
     b = hwgen.build(out_dir=tmp_path / "b", verify_frames=5, synthesize=False)
-    e = b.estimates
-    assert e["fifo_sizing"] == "never-blocking" and e["fifo_depths"] == e["fifo_depths_never_blocking"]
-    assert e["fifo_note"].startswith("kept never-blocking: the layers' loops run 40 iterations a frame, more than the 1 ")
-    assert f"({e['fifo_note']})" in hwgen.report.summary_text(b)
+    fifos = b.estimates.fifos
+    assert fifos.sizing is FifoDepths.NEVER_BLOCKING and fifos.depths == fifos.never_blocking
+    assert fifos.note.startswith("kept never-blocking: the layers' loops run 40 iterations a frame, more than the 1 ")
+    assert f"({fifos.note})" in hwgen.report.summary_text(b)
 
 
 @pytest.mark.parametrize("command", [[], ["build"], ["csim"], ["boards"]], ids=["top", "build", "csim", "boards"])

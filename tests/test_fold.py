@@ -10,9 +10,10 @@ import pytest
 from hwgen.boards import load_board
 from hwgen.datatypes import DataType
 from hwgen.errors import HwgenError
-from hwgen.estimate import cycles
+from hwgen.estimate import cycles, resources
 from hwgen.fifo import FifoDepths
-from hwgen.fold import _cost, apply_folding, auto_fold, cheapest_within, fit_to_cycles, fits, fold_to_cycles, read_folding, write_folding
+from hwgen.fold import apply_folding, auto_fold, cheapest_within, fit_to_cycles, fits, fold_to_cycles, read_folding, write_folding
+from hwgen.fold.search import _candidates
 from hwgen.ir.layers import DWC, MVAU, RamStyle, ResType
 from tests.conftest import chain, conv_net, random_thresholds, random_values
 
@@ -31,6 +32,12 @@ def tfc_like(rng, widths=(784, 64, 64, 64, 10), dtype=B()):
     return chain(layers)
 
 
+def board_cost(layer, board) -> float:
+    """A layer's price at the board's own prices: the sum of its fractions of the board's LUT, BRAM and DSP."""
+    r, avail = resources(layer), board.resources
+    return r.LUT / avail["LUT"] + r.BRAM36 / max(1, avail["BRAM36"]) + r.DSP / max(1, avail["DSP"])
+
+
 @pytest.fixture(scope="module")
 def graph():
     return tfc_like(np.random.default_rng(0))
@@ -42,10 +49,8 @@ def test_target_fps_is_met_at_least_cost(graph):
     budget = 100e6 // 100_000
     assert all(cycles(l) <= budget for l in folded.layers)
     # no layer could be folded cheaper and still meet the budget
-    from hwgen.fold import _candidates, _cost
-
     for layer in folded.foldable:
-        cheaper = [c for c in _candidates(layer) if cycles(c) <= budget and _cost(c, board) < _cost(layer, board)]
+        cheaper = [c for c in _candidates(layer) if cycles(c) <= budget and board_cost(c, board) < board_cost(layer, board)]
         assert not cheaper, layer.name
 
 
@@ -57,11 +62,12 @@ def test_fastest_that_fits_is_balanced_and_fits(graph):
     bottleneck = max(cycles(l) for l in folded.layers)
     # balanced: each layer is the cheapest folding within the bottleneck's cycles
     for layer in folded.foldable:
-        assert layer is cheapest_within(layer, bottleneck, board) or _cost(layer, board) <= _cost(cheapest_within(layer, bottleneck, board), board)
+        cheapest = cheapest_within(layer, bottleneck, board)
+        assert layer is cheapest or board_cost(layer, board) <= board_cost(cheapest, board)
     # fastest: every faster design (any smaller cycle budget, at any prices tried) exceeds the board
-    faster, _, ok, _ = fit_to_cycles(graph, bottleneck - 1, board)
-    assert max(cycles(l) for l in faster.layers) < bottleneck
-    assert not ok and not fits(faster, board)[0]
+    faster = fit_to_cycles(graph, bottleneck - 1, board)
+    assert max(cycles(l) for l in faster.graph.layers) < bottleneck
+    assert not faster.fits and not fits(faster.graph, board)[0]
 
 
 def test_target_beyond_the_dma_is_refused(graph):
@@ -88,7 +94,8 @@ def test_too_big_for_the_board_gives_a_table():
 
 def test_finn_folding_names_and_ignored_keys(graph, tmp_path):
     path = tmp_path / "finn.json"
-    path.write_text(json.dumps({"Defaults": {}, "MVAU_hls_0": {"PE": 16, "SIMD": 49, "ram_style": "block", "mem_mode": "internal_decoupled"},
+    path.write_text(json.dumps({"Defaults": {},
+                                "MVAU_hls_0": {"PE": 16, "SIMD": 49, "ram_style": "block", "mem_mode": "internal_decoupled"},
                                 "MatrixVectorActivation_1": {"PE": 4, "SIMD": 8, "resType": "lut", "ram_style": "auto"},
                                 "StreamingFIFO_rtl_3": {"depth": 64}}))
     folded = apply_folding(graph, read_folding(path))
@@ -123,8 +130,10 @@ def test_written_folding_reads_back(graph, tmp_path):
     folded = auto_fold(graph, board, 100.0, target_fps=200_000)
     write_folding(folded, tmp_path / "folding.json")
     again = apply_folding(graph, read_folding(tmp_path / "folding.json"))
-    key = lambda g: [(l.name, getattr(l, "pe", None), getattr(l, "simd", None), getattr(l, "ram_style", None),
-                      getattr(l, "res_type", None)) for l in g.layers]
+    def key(g):
+        return [(l.name, getattr(l, "pe", None), getattr(l, "simd", None), getattr(l, "ram_style", None),
+                 getattr(l, "res_type", None)) for l in g.layers]
+
     assert key(again) == key(folded)
     assert all(l.ram_style is not RamStyle.AUTO and l.res_type is ResType.LUT for l in folded.layers if isinstance(l, MVAU))
 
@@ -139,10 +148,10 @@ def test_repricing_trades_luts_for_block_ram():
     first = fold_to_cycles(graph, 256, board)
     assert first.layer("MVAU_0").ram_style is RamStyle.DISTRIBUTED
     assert not fits(first, board)[0] and fits(first, board)[1]["LUT"] > board.utilization_cap
-    folded, prices, ok, usage = fit_to_cycles(graph, 256, board)
-    assert ok, usage
-    assert folded.layer("MVAU_0").ram_style is RamStyle.BLOCK
-    assert prices.LUT > 1 / board.resources["LUT"]
+    fit = fit_to_cycles(graph, 256, board)
+    assert fit.fits, fit.usage
+    assert fit.graph.layer("MVAU_0").ram_style is RamStyle.BLOCK
+    assert fit.prices.LUT > 1 / board.resources["LUT"]
 
 
 # --- the fit check counts the FIFOs the build gives the design
@@ -158,14 +167,15 @@ def built_usage(b) -> dict:
     from hwgen.estimate import total_resources
     from hwgen.estimate.resource_model import SHELL
 
-    return (total_resources(b.graph, b.fifo_depths) + SHELL).usage(b.board.resources)
+    return (total_resources(b.graph, b.fifos.depths) + SHELL).usage(b.board.resources)
 
 
 def fold_and_size(graph, board_name: str, cap: float, tmp_path, fifo_depths="shallow"):
     """The build's folding and FIFO steps, as `hwgen build` runs them."""
     from dataclasses import replace
 
-    from hwgen.build import Build, BuildConfig, step_fifo, step_fold
+    from hwgen.build import Build, BuildConfig
+    from hwgen.build.steps import step_fifo, step_fold
 
     config = BuildConfig(board=board_name, utilization_cap=cap, fifo_depths=fifo_depths, synthesize=False)
     b = Build(config, tmp_path, replace(load_board(board_name), utilization_cap=cap))
@@ -190,7 +200,7 @@ def test_automatic_folding_fits_with_the_fifos_it_is_built_with(tmp_path, cap):
 
 def test_fit_check_counts_never_blocking_fifos_when_the_build_keeps_them(tmp_path):
     b = fold_and_size(small_cnv(), "pynq-z2", 0.193, tmp_path, fifo_depths="never-blocking")
-    assert b.fifo_depths == b.never_blocking_depths
+    assert b.fifos.depths == b.fifos.never_blocking
     usage = built_usage(b)
     assert all(v <= 0.193 for v in usage.values()), usage
     assert fits(b.graph, b.board, FifoDepths.NEVER_BLOCKING)[1] == usage

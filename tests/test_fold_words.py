@@ -16,7 +16,7 @@ from hwgen.errors import HwgenError
 from hwgen.fold import apply_folding, auto_fold, fold_to_cycles, read_folding
 from hwgen.ir.layers import SWG
 from tests.conftest import chain
-from tests.csim.test_dwc import mvau
+from tests.kinds.test_dwc import mvau
 
 U, I = DataType.uint, DataType.int
 LIMIT = 4096

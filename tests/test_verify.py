@@ -21,10 +21,10 @@ from hwgen.ir.layers import MVAU
 from hwgen.lower import lower
 from hwgen.verify import _conv2d, compare_cycles, compare_qonnx, random_inputs
 from tests.conftest import chain
-from tests.csim.test_dwc import mvau
+from tests.kinds.test_dwc import mvau
 
 QONNX_DOMAIN = "qonnx.custom_op.general"
-build_module = importlib.import_module("hwgen.build")  # the module, not the function hwgen.build
+build_module = importlib.import_module("hwgen.build.steps")  # the steps run_build runs (STEPS)
 U, I = DataType.uint, DataType.int
 
 
@@ -154,7 +154,7 @@ def test_rounding_ties_are_explained_and_pass(tmp_path):
     assert at_tie.sum() >= 10  # today's gate (at most 1% of elements differing) fails this model
 
     b = hwgen.build(path, out_dir=tmp_path / "build", synthesize=False)
-    q = b.verification["qonnx_vs_csim"]
+    q = b.verification.qonnx_vs_csim
     assert q["passed"] and q["elements_beyond_one_step"] == 0
     assert [(p["frame"], p["element"]) for p in q["differing"]] == [tuple(i) for i in np.argwhere(at_tie)]
     assert q["elements_differing"] == q["elements_explained_as_ties"] == int(at_tie.sum())

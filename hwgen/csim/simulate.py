@@ -1,7 +1,7 @@
 """Run a dataflow graph in C simulation on integer inputs: render, compile (cached), execute.
 
-Used by the tests to check single layers and whole graphs against the numpy reference without
-a full build; the build itself goes through the same render and compile functions.
+Checks single layers and whole graphs against the numpy reference without a full build (the
+tests do); the build itself goes through the same render and compile functions.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class Simulation:
         design = render(graph, hls, csim)
         library, self.cached = compile_library([hls / "top.cpp", csim / "csim.cpp"], include_dirs(hls), csim / "libhwgen_csim.so",
                                                csim / "compile.log", exact=exact, defines=cxx_defines(design))
-        self.inp, self.out = design["input"], design["output"]
+        self.inp, self.out = design.input, design.output
         meta = {"input": {"bus": self.inp.bus, "words": self.inp.words}, "output": {"bus": self.out.bus, "words": self.out.words}}
         self.backend = CSimBackend(library, meta)
 
@@ -35,7 +35,3 @@ class Simulation:
         data = packing.pack(levels, str(self.graph.input.dtype), self.inp.per_word, self.inp.bus)
         out = self.backend.run(data, len(levels))
         return packing.unpack(out, str(self.graph.output.dtype), self.out.per_word, self.out.bus, self.out.elems)
-
-
-def simulate(graph: DataflowGraph, levels: np.ndarray, workdir: Path, exact: bool = False) -> np.ndarray:
-    return Simulation(graph, workdir, exact).run(levels)

@@ -1,11 +1,18 @@
-"""Check that every node of a cleaned QONNX model is one hwgen can map, naming all that are not."""
+"""Check that every node of a cleaned QONNX model is one hwgen can map, naming all that are not.
+
+Which ops hwgen maps is the lowering's handler table (hwgen.lower.HANDLERS); the build's load step
+passes it to check_supported.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from hwgen.errors import UnsupportedModelError
 
-# op type -> what it may come from in Brevitas/PyTorch (for the error message)
-SUPPORTED_OPS: dict[str, str] = {
+# op type -> what it may come from in Brevitas/PyTorch, for every op hwgen.lower has a handler for
+# (tests/frontend/test_check.py keeps the two the same)
+OP_ORIGINS: dict[str, str] = {
     "Quant": "QuantIdentity / QuantReLU / QuantHardTanh activations, quantized weights and biases",
     "BipolarQuant": "bipolar (1-bit) activations and weights",
     "MatMul": "QuantLinear",
@@ -45,19 +52,18 @@ _HINTS = {
 }
 
 
-def check_supported(model) -> None:
-    """Raise one UnsupportedModelError listing every node hwgen cannot place (name, op type, hint):
-    ops it does not know, and host-only ops (Softmax, ...) that something on the accelerator follows."""
+def check_supported(model, supported: Collection[str]) -> None:
+    """Raise one UnsupportedModelError listing every node hwgen cannot place (name, op type, hint): ops
+    not in `supported`, and host-only ops (Softmax, ...) that something on the accelerator follows."""
     misplaced = {node.name: hint for node, hint in _misplaced(model)}
     bad = [(node, misplaced.get(node.name) or _HINTS.get(node.op_type, "no hardware mapping for this operator"))
-           for node in model.graph.node if node.op_type not in SUPPORTED_OPS or node.name in misplaced]
+           for node in model.graph.node if node.op_type not in supported or node.name in misplaced]
     if not bad:
         return
     lines = [f"  - node {node.name!r} (op {node.op_type}): {hint}" for node, hint in bad]
-    supported = ", ".join(sorted(SUPPORTED_OPS))
     raise UnsupportedModelError(
         f"{len(bad)} unsupported node{'s' if len(bad) > 1 else ''} in the model:\n" + "\n".join(lines),
-        hint=f"supported ONNX ops: {supported}",
+        hint=f"supported ONNX ops: {', '.join(sorted(supported))}",
     )
 
 

@@ -16,7 +16,8 @@ def load_qonnx(path: str | Path):
 
     Returns a qonnx ModelWrapper with: no initializers listed as graph inputs, shapes inferred,
     constants folded except quantizers (so weights stay Quant(initializer) nodes), unique node
-    names. Raises HwgenError for anything that is not a loadable, batch-1 ONNX model.
+    names, and none of the exporter's notes (strip_metadata). Raises HwgenError for anything that
+    is not a loadable, batch-1 ONNX model.
     """
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.cleanup import cleanup_model
@@ -32,6 +33,7 @@ def load_qonnx(path: str | Path):
             f"({type(exc).__name__}: {_first_line(exc)})",
             hint="export the model again with brevitas.export.export_qonnx and keep any .data file beside the .onnx",
         ) from None
+    strip_metadata(proto)
     _drop_initializer_inputs(proto.graph)
     inputs = list(proto.graph.input)
     if len(inputs) != 1:
@@ -57,6 +59,28 @@ def load_qonnx(path: str | Path):
     except Exception as exc:
         raise HwgenError(f"QONNX could not clean up {path} ({type(exc).__name__}: {_first_line(exc)})", hint="check that the model runs with qonnx's execute_onnx") from None
     return model
+
+
+def strip_metadata(message) -> None:
+    """Clear every doc_string and metadata_props in an ONNX model (or any part of one), subgraphs included:
+    what exporters leave there (PyTorch's per-node stack traces, class names, file paths of the machine
+    that exported it) is not the model, and has no place in the files hwgen writes or ships."""
+    for descriptor, value in message.ListFields():
+        if descriptor.name in ("doc_string", "metadata_props"):
+            message.ClearField(descriptor.name)
+        elif descriptor.type == descriptor.TYPE_MESSAGE:
+            for item in ([value] if hasattr(value, "ListFields") else value):  # a message, or a repeated field of them
+                strip_metadata(item)
+
+
+def save_clean(proto: onnx.ModelProto, path: str | Path) -> Path:
+    """Save `proto` to `path` as one self-contained file without the exporter's notes (strip_metadata);
+    a stale `.data` sidecar of an earlier export beside it is removed."""
+    path = Path(path)
+    strip_metadata(proto)
+    onnx.save(proto, str(path), save_as_external_data=False)
+    Path(str(path) + ".data").unlink(missing_ok=True)
+    return path
 
 
 def _drop_initializer_inputs(graph: onnx.GraphProto) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hwgen.datatypes import DataType
-from hwgen.ir.layers import FOLDABLE_KINDS, Layer
+from hwgen.ir.layers import Layer
+from hwgen.kinds import kind_of
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class DataflowGraph:
 
     @property
     def foldable(self) -> list[Layer]:
-        return [l for l in self.layers if isinstance(l, FOLDABLE_KINDS)]
+        return [l for l in self.layers if kind_of(l).foldable]
 
     def check(self) -> None:
         """Consecutive layers agree on element type and count; words are re-sized by DWCs."""
@@ -85,4 +86,11 @@ class DataflowGraph:
                 )
             prev_dtype, prev_elems, prev_word, prev_name = layer.out_dtype, layer.frame_out, layer.out_elems, layer.name
         if prev_dtype != self.output.dtype or prev_elems != self.output.elems:
-            raise ValueError(f"graph output expects {self.output.elems} x {self.output.dtype}, last layer gives {prev_elems} x {prev_dtype}")
+            raise ValueError(f"graph output expects {self.output.elems} x {self.output.dtype}, "
+                             f"last layer gives {prev_elems} x {prev_dtype}")
+
+
+def stream_widths(graph: DataflowGraph) -> dict[str, int]:
+    """Bits per word of a chain's streams: the DMA's ("input") and the one each layer writes (by its name)."""
+    first = graph.layers[0]
+    return {"input": first.in_elems * first.in_dtype.bits} | {l.name: l.out_elems * l.out_dtype.bits for l in graph.layers}

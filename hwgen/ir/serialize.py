@@ -14,8 +14,6 @@ from onnx import TensorProto, helper, numpy_helper
 from hwgen.datatypes import DataType
 from hwgen.ir.graph import DataflowGraph
 
-ARRAY_FIELDS = ("weights", "thresholds")
-
 
 def jsonable(value):
     """Numpy scalars/arrays, DataTypes and enums to plain JSON values."""
@@ -34,11 +32,17 @@ def jsonable(value):
     return value
 
 
+def array_fields(layer) -> tuple[str, ...]:
+    """The fields of a layer's IR dataclass that hold parameter arrays (weights, thresholds): written to dataflow.npz."""
+    return tuple(f.name for f in fields(layer) if "ndarray" in str(f.type))
+
+
 def layer_record(layer) -> dict:
     record = {"kind": type(layer).__name__}
+    arrays = array_fields(layer)
     for f in fields(layer):
         value = getattr(layer, f.name)
-        if f.name in ARRAY_FIELDS:
+        if f.name in arrays:
             record[f.name] = None if value is None else {"shape": list(value.shape), "npz": f"{layer.name}.{f.name}"}
         else:
             record[f.name] = jsonable(value)
@@ -58,8 +62,8 @@ def graph_record(graph: DataflowGraph) -> dict:
 def write_graph(graph: DataflowGraph, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "dataflow.json").write_text(json.dumps(graph_record(graph), indent=1) + "\n")
-    arrays = {f"{l.name}.{name}": getattr(l, name) for l in graph.layers for name in ARRAY_FIELDS
-              if getattr(l, name, None) is not None}
+    arrays = {f"{l.name}.{name}": getattr(l, name) for l in graph.layers for name in array_fields(l)
+              if getattr(l, name) is not None}
     np.savez_compressed(folder / "dataflow.npz", **arrays)
     onnx.save(to_onnx(graph), str(folder / "dataflow.onnx"))
 
@@ -68,10 +72,11 @@ def to_onnx(graph: DataflowGraph) -> onnx.ModelProto:
     """A Netron-viewable picture of the dataflow graph: one node per layer, parameters as initializers."""
     nodes, inits, prev = [], [], "input_levels"
     for layer in graph.layers:
-        attrs = {k: v for k, v in layer_record(layer).items() if k not in ARRAY_FIELDS and k not in ("kind", "name")}
+        arrays = array_fields(layer)
+        attrs = {k: v for k, v in layer_record(layer).items() if k not in arrays and k not in ("kind", "name")}
         inputs = [prev]
-        for name in ARRAY_FIELDS:
-            value = getattr(layer, name, None)
+        for name in arrays:
+            value = getattr(layer, name)
             if value is not None:
                 inputs.append(f"{layer.name}.{name}")
                 inits.append(numpy_helper.from_array(np.asarray(value, dtype=np.int64), inputs[-1]))

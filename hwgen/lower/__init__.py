@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 
 from hwgen.errors import UnsupportedModelError
-from hwgen.frontend.check import check_supported
 from hwgen.ir.graph import DataflowGraph
 from hwgen.lower.conv import conv, maxpool
 from hwgen.lower.handlers import HANDLERS as ELEMENTARY
@@ -14,8 +13,8 @@ from hwgen.lower.host import HANDLERS as HOST
 from hwgen.lower.values import Const, FloatInput
 from hwgen.lower.walk import Walk
 
-
-HANDLERS = {**ELEMENTARY, "Conv": conv, "MaxPool": maxpool, **HOST}  # HOST: on the host, or else the hardware handler
+HANDLERS = {**ELEMENTARY, "Conv": conv, "MaxPool": maxpool, **HOST}  # the ops hwgen maps (HOST: on the host, or else the
+# hardware handler); the build's load step checks a model against them
 
 
 def lower(model, name: str = "model") -> DataflowGraph:
@@ -23,11 +22,11 @@ def lower(model, name: str = "model") -> DataflowGraph:
 
     The input is quantized on the host by the model's input quantizer, or, with none, streamed as it
     is when its QONNX datatype annotation is an integer type (UINT8 pixels, INT8, BIPOLAR, ...).
-    Layers come out unfolded (PE = SIMD = 1); hwgen.fold sets the folding.
+    Layers come out unfolded (PE = SIMD = 1); hwgen.fold sets the folding. Every node's op must
+    have a handler (hwgen.frontend.check.check_supported(model, HANDLERS) says which do not).
     """
     from qonnx.transformation.general import SortGraph
 
-    check_supported(model)
     model = model.transform(SortGraph())
     uses = Counter(name for node in model.graph.node for name in node.input)
     walk = Walk(model, name)

@@ -6,6 +6,7 @@ import numpy as np
 
 from hwgen.datatypes import DataType
 from hwgen.driver.ops import ROUNDING_MODES, quant_int
+from hwgen.driver.schema import BipolarQuantOp, ClipOp, IntegerOp, QuantOp, ReluOp
 from hwgen.errors import UnsupportedModelError
 from hwgen.ir.graph import HostInput
 from hwgen.ir.layers import Thresholding
@@ -21,7 +22,7 @@ def quant_spec(walk: Walk, node) -> dict:
     if np.any(scale.value <= 0):
         raise UnsupportedModelError("quantizer scales must be positive", where=_where(node))
     if node.op_type == "BipolarQuant":
-        return {"op": "bipolar_quant", "scale": scale.value}
+        return BipolarQuantOp(op="bipolar_quant", scale=scale.value)
     zero = walk.const(node, 2, "the zero point").value
     bits = walk.const(node, 3, "the bit width").value
     if bits.size != 1 or bits.flat[0] != int(bits.flat[0]) or not 1 <= bits.flat[0] <= 32:
@@ -29,9 +30,8 @@ def quant_spec(walk: Walk, node) -> dict:
     mode = str(walk.attr(node, "rounding_mode", "ROUND")).upper()
     if mode not in ROUNDING_MODES:
         raise UnsupportedModelError(f"rounding mode {mode!r} is not one of {', '.join(ROUNDING_MODES)}", where=_where(node))
-    return {"op": "quant", "scale": scale.value, "zero_point": zero, "bits": int(bits.flat[0]),
-            "signed": bool(walk.attr(node, "signed", 1)), "narrow": bool(walk.attr(node, "narrow", 0)),
-            "rounding_mode": mode}
+    return QuantOp(op="quant", scale=scale.value, zero_point=zero, bits=int(bits.flat[0]), signed=bool(walk.attr(node, "signed", 1)),
+                   narrow=bool(walk.attr(node, "narrow", 0)), rounding_mode=mode)
 
 
 def quant(walk: Walk, node):
@@ -84,7 +84,7 @@ def integer_input(walk: Walk, name: str, datatype) -> Signal:
     bipolar = datatype.name == "BIPOLAR"
     dtype = DataType.bipolar() if bipolar else DataType.smallest(lo, hi)
     shape = walk.shape(name)
-    q = {"op": "integer", "datatype": datatype.name, "min": lo, "max": hi, "bipolar": bipolar, "scale": 1.0, "zero_point": 0.0}
+    q = IntegerOp(op="integer", datatype=datatype.name, min=lo, max=hi, bipolar=bipolar, scale=1.0, zero_point=0.0)
     walk.host_input = HostInput(shape=shape, quant=q, dtype=dtype, elems=int(np.prod(shape[1:])),
                                 layout="nhwc" if len(shape) == 4 else "flat")
     walk.notes.append(f"input {name!r}: annotated {datatype.name}, no quantizer: its values stream as {dtype} levels")
@@ -272,14 +272,14 @@ def batchnorm(walk: Walk, node):
 
 
 def relu(walk: Walk, node):
-    return walk.signal(node).then({"op": "relu"})
+    return walk.signal(node).then(ReluOp(op="relu"))
 
 
 def clip(walk: Walk, node):
     x = walk.signal(node)
     lo = walk.const(node, 1, "the Clip minimum").value.item() if len(node.input) > 1 and node.input[1] else -np.inf
     hi = walk.const(node, 2, "the Clip maximum").value.item() if len(node.input) > 2 and node.input[2] else np.inf
-    return x.then({"op": "clip", "min": float(lo), "max": float(hi)})
+    return x.then(ClipOp(op="clip", min=float(lo), max=float(hi)))
 
 
 def passthrough(walk: Walk, node):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwgen.driver.schema import ArgMaxOp, BinaryOp, ClipOp, ReluOp, ReshapeOp, SigmoidOp, SoftmaxOp, TopKOp, TransposeOp
 from hwgen.errors import UnsupportedModelError
 from hwgen.lower import handlers as hw
 from hwgen.lower.values import Const, HostResult, HostTensor, Signal
@@ -36,13 +37,13 @@ def elementwise(walk: Walk, node):
     if np.broadcast_shapes(x.shape, c.shape) != tuple(x.shape):
         raise UnsupportedModelError(f"the constant of shape {c.shape} broadcasts the {x.shape} tensor to a larger one",
                                     where=_where(node))
-    return x.then({"op": node.op_type.lower(), "value": c, "reverse": const_pos == 0})
+    return x.then(BinaryOp(op=node.op_type.lower(), value=c, reverse=const_pos == 0))
 
 
 def reshape(walk: Walk, node):
     x = walk.value(node, 0)
     shape = walk.shape(node.output[0])
-    op = {"op": "reshape", "shape": list(shape)}
+    op = ReshapeOp(op="reshape", shape=list(shape))
     if isinstance(x, (HostTensor, Signal)) and (not shape or shape[0] != 1):
         raise UnsupportedModelError(f"reshape of {x.shape} to {shape} changes the batch axis; hwgen runs frames "
                                     "as a batch of the model's batch-1 tensors", where=_where(node),
@@ -62,7 +63,7 @@ def transpose(walk: Walk, node):
     if perm[:1] != [0]:
         raise UnsupportedModelError(f"perm {perm} moves the batch axis; the host runs frames as a batch",
                                     where=_where(node), hint="keep axis 0 first")
-    op, shape = {"op": "transpose", "perm": perm}, walk.shape(node.output[0])
+    op, shape = TransposeOp(op="transpose", perm=perm), walk.shape(node.output[0])
     if isinstance(x, HostTensor):
         return x.then(op, shape)
     return _to_host(walk, node, walk.signal(node), op, shape, "no hardware layer transposes a tensor")
@@ -80,10 +81,10 @@ def relu_clip(walk: Walk, node):
     if not isinstance(x, HostTensor):
         return hw.relu(walk, node) if node.op_type == "Relu" else hw.clip(walk, node)
     if node.op_type == "Relu":
-        return x.then({"op": "relu"})
+        return x.then(ReluOp(op="relu"))
     bound = [float(np.float32(walk.const(node, i, f"the Clip {what}").value.item())) if len(node.input) > i and node.input[i]
              else default for i, what, default in ((1, "minimum", -np.inf), (2, "maximum", np.inf))]
-    return x.then({"op": "clip", "min": bound[0], "max": bound[1]})
+    return x.then(ClipOp(op="clip", min=bound[0], max=bound[1]))
 
 
 def host_only(walk: Walk, node):
@@ -108,7 +109,7 @@ _NO_HARDWARE = "no hardware layer computes it"
 def _host_only_op(walk: Walk, node, shape) -> dict:
     kind = node.op_type
     if kind == "Sigmoid":
-        return {"op": "sigmoid"}
+        return SigmoidOp(op="sigmoid")
     opset = _opset(walk)
     softmax = kind in ("Softmax", "LogSoftmax")
     default = (-1 if opset >= 13 else 1) if softmax else -1 if kind == "TopK" else 0  # ONNX's defaults
@@ -119,10 +120,10 @@ def _host_only_op(walk: Walk, node, shape) -> dict:
                                     "batch, and over a batch of 1 it is meaningless", where=_where(node),
                                     hint="apply it over the features (axis=1 or -1)")
     if softmax:
-        return {"op": "softmax" if kind == "Softmax" else "log_softmax", "axis": axis, "coerced": opset < 13}
+        return SoftmaxOp(op="softmax" if kind == "Softmax" else "log_softmax", axis=axis, coerced=opset < 13)
     if kind == "ArgMax":
-        return {"op": "argmax", "axis": axis, "keepdims": bool(walk.attr(node, "keepdims", 1)),
-                "select_last_index": bool(walk.attr(node, "select_last_index", 0))}
+        return ArgMaxOp(op="argmax", axis=axis, keepdims=bool(walk.attr(node, "keepdims", 1)),
+                       select_last_index=bool(walk.attr(node, "select_last_index", 0)))
     if not walk.attr(node, "sorted", 1):
         raise UnsupportedModelError("TopK with sorted=0 leaves the order of its outputs open (onnxruntime returns "
                                     "them unsorted), so the host cannot reproduce it", where=_where(node),
@@ -130,7 +131,7 @@ def _host_only_op(walk: Walk, node, shape) -> dict:
     k = walk.const(node, 1, "k").value
     if k.size != 1 or not 1 <= int(k.flat[0]) <= shape[axis]:
         raise UnsupportedModelError(f"k must be one integer in 1..{shape[axis]}, not {k.tolist()}", where=_where(node))
-    return {"op": "topk", "k": int(k.flat[0]), "axis": axis, "largest": bool(walk.attr(node, "largest", 1)), "output": "values"}
+    return TopKOp(op="topk", k=int(k.flat[0]), axis=axis, largest=bool(walk.attr(node, "largest", 1)), output="values")
 
 
 def _opset(walk: Walk) -> int:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from hwgen.datatypes import DataType
+from hwgen.driver.schema import AffineOp
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,7 +80,7 @@ class Signal:
 
 
 def affine(mul, add) -> dict:
-    return {"op": "affine", "mul": np.asarray(mul, dtype=np.float64), "add": np.asarray(add, dtype=np.float64)}
+    return AffineOp(op="affine", mul=np.asarray(mul, dtype=np.float64), add=np.asarray(add, dtype=np.float64))
 
 
 @dataclass(frozen=True, eq=False)

@@ -7,7 +7,7 @@ batch-norm, biases, scales and ReLU are absorbed into thresholds without rewriti
 graph, and every decision is made from values the model itself defines. Float ops before the
 input quantizer and after the last hardware layer become host ops (`HostTensor`, host.py).
 
-Why a walk and not rewrite passes (STYLE.md): every pass would have to keep a valid ONNX
+Why a walk and not rewrite passes (ARCHITECTURE.md, "lower"): every pass would have to keep a valid ONNX
 graph of float ops between rewrites; here each handler is a small function of one node,
 and no intermediate graph exists to go stale.
 """

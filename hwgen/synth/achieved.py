@@ -1,7 +1,7 @@
 """What synthesis achieved, next to what the cycle model claims: each loop's II, each process's interval, timing.
 
 The accelerator's top is one DATAFLOW region: axis_to_stream, one process per layer (the kernel function
-named in the design context's "function"), stream_to_axis. Vitis HLS names each process's module after
+named in its layer context's `function`), stream_to_axis. Vitis HLS names each process's module after
 its function (`mvau_16u_8u_..._s`, an instance `mvau_..._U0`), keeps the call order in the instance
 tree, and may outline a pipelined loop into a child module (`..._Pipeline_VITIS_LOOP_131_1`). So the
 k-th process of a function is the k-th layer calling it (when the counts differ, none of that function's
@@ -16,7 +16,9 @@ A call streams a whole batch of frames, so that fill is not a per-frame cost; an
 
 from __future__ import annotations
 
-from hwgen.synth.reports import HlsDesign, Timing
+from hwgen.codegen.render import Design
+from hwgen.synth.reports import HlsDesign
+from hwgen.synth.vivado import Timing
 
 CALL_CYCLES = 8  # a process call's own states (start, loop entry and exit, done) allowed on top of its pipeline fill
 INPUT, OUTPUT = "input", "output"  # the two port processes, by the names the summary gives them
@@ -27,18 +29,18 @@ def _of_function(module: str, function: str) -> bool:
     return module == function or module.startswith(function + "_")
 
 
-def compare_hls(hls: HlsDesign, design: dict, model_cycles: dict[str, int]) -> dict:
+def compare_hls(hls: HlsDesign, design: Design, model_cycles: dict[str, int]) -> dict:
     """Each dataflow process's II, interval and latency from Vitis HLS, next to the model's cycles.
 
-    design: the context of hwgen.codegen.render.render ("layers", each with "name" and "function";
-    "input"/"output" ports with "words"). model_cycles: cycles per frame by layer name; the port
+    design: what hwgen.codegen.render.render returned (its layers' names and kernel functions, its
+    input and output ports' words). model_cycles: cycles per frame by layer name; the port
     processes are held to their words per frame. Returns {"processes": [...], "problems": [...],
     "notes": [...]}: problems are the ways synthesis is slower than the model (a loop above II=1, an
     interval above the model plus fill); notes what could not be checked.
     """
-    expected = ([(INPUT, PORT_FUNCTIONS[INPUT], design["input"].words)]
-                + [(l["name"], l["function"], model_cycles[l["name"]]) for l in design["layers"]]
-                + [(OUTPUT, PORT_FUNCTIONS[OUTPUT], design["output"].words)])
+    expected = ([(INPUT, PORT_FUNCTIONS[INPUT], design.input.words)]
+                + [(l.name, l.function, model_cycles[l.name]) for l in design.layers]
+                + [(OUTPUT, PORT_FUNCTIONS[OUTPUT], design.output.words)])
     problems: list[str] = []
     notes: list[str] = []
     if not hls.report.meets_clock:

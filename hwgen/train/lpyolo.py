@@ -248,9 +248,11 @@ def baseline_ap(images: np.ndarray, truths: list[np.ndarray]) -> float:
 # -- training -----------------------------------------------------------------------------------
 def train(cfg: TrainConfig, say=print) -> TrainResult:
     import brevitas.nn as qnn
+    import onnx
     import torch
     from brevitas.export import export_qonnx
 
+    from hwgen.frontend.load import save_clean
     from hwgen.train.faces import SyntheticFaces
     from hwgen.zoo.lpyolo import lpyolo
 
@@ -318,6 +320,7 @@ def train(cfg: TrainConfig, say=print) -> TrainResult:
     model.eval()
     onnx_path = out / f"lpyolo_{cfg.resolution}.onnx"
     export_qonnx(model, torch.zeros(1, 3, cfg.resolution, cfg.resolution), export_path=str(onnx_path))
+    save_clean(onnx.load(str(onnx_path)), onnx_path)  # one file, without the exporter's stack traces and paths
     torch.save(model.state_dict(), out / f"lpyolo_{cfg.resolution}.pt")
     result.files = {"onnx": str(onnx_path), "state_dict": str(out / f"lpyolo_{cfg.resolution}.pt")}
     (out / "train.json").write_text(json.dumps(asdict(result), indent=2) + "\n")

@@ -1,6 +1,6 @@
 """FINN's CNV topology in Brevitas (needs the `train` extra: torch, brevitas).
 
-CNV (BNN-PYNQ, FACTS.md): 3x32x32 input quantized to 8 bits; conv 3x3 (no padding) 64, 64,
+CNV (BNN-PYNQ's cnv, as Brevitas' bnn_pynq examples define it): 3x32x32 input quantized to 8 bits; conv 3x3 (no padding) 64, 64,
 max pool 2, 128, 128, max pool 2, 256, 256; FC 512, 512, 10; batch norm after each layer
 but the last; no biases. 1-bit weights use a binary quantizer, 1-bit activations a bipolar one.
 Untrained: `randomize_batchnorm` gives the batch norms statistics that make the thresholds

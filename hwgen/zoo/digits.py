@@ -12,12 +12,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import brevitas.nn as qnn
 import numpy as np
 import torch
-from torch import nn
-
-import brevitas.nn as qnn
 from brevitas.quant import Uint8ActPerTensorFloat
+from torch import nn
 
 __all__ = ["DigitsMLP", "load_digits_split", "train", "accuracy", "export", "predict"]
 
@@ -151,11 +150,14 @@ def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
 def export(model: nn.Module, path: str | os.PathLike[str]) -> Path:
     """Export to QONNX as a single self-contained .onnx file (batch size fixed at 1).
 
-    The graph is kept exactly as brevitas exports it (no qonnx cleanup); only the
-    tensor data is inlined, and any external-data sidecar file is removed.
+    The graph is kept exactly as brevitas exports it (no qonnx cleanup); only the tensor data is
+    inlined, the exporter's notes (stack traces, file paths) are dropped, and any external-data
+    sidecar file is removed.
     """
     import onnx
     from brevitas.export import export_qonnx
+
+    from hwgen.frontend.load import save_clean
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -165,9 +167,4 @@ def export(model: nn.Module, path: str | os.PathLike[str]) -> Path:
         tmp_path = Path(tmp) / path.name
         export_qonnx(model, torch.zeros(1, 1, 8, 8), export_path=str(tmp_path))
         proto = onnx.load(str(tmp_path), load_external_data=True)
-    onnx.save(proto, str(path), save_as_external_data=False)
-    # a stale sidecar from an earlier direct export would be misleading
-    sidecar = Path(str(path) + ".data")
-    if sidecar.exists():
-        sidecar.unlink()
-    return path
+    return save_clean(proto, path)

@@ -12,7 +12,7 @@ from hwgen.csim.simulate import Simulation
 from hwgen.datatypes import DataType
 from hwgen.ir import reference
 from tests.conftest import chain, random_values
-from tests.csim.test_mvau import make_mvau
+from tests.kinds.test_mvau import make_mvau
 
 I, U, B = DataType.int, DataType.uint, DataType.bipolar
 

@@ -19,7 +19,7 @@ from hwgen.estimate import cycles
 from hwgen.ir.layers import DWC, MVAU
 from tests.conftest import chain, random_values
 from tests.csim.probes import check_against_the_models
-from tests.csim import test_dwc, test_maxpool, test_mvau, test_swg, test_thresholding
+from tests.kinds import test_dwc, test_maxpool, test_mvau, test_swg, test_thresholding
 
 I, U, B = DataType.int, DataType.uint, DataType.bipolar
 EXACT = True
@@ -93,7 +93,7 @@ def test_fast_mvau_reports_its_trip_count_but_no_trace(tmp_path):
 
 
 def test_cycle_model_by_hand():
-    """The formulas of DESIGN.md, on hand-computed examples."""
+    """The cycle model's formulas (each kind's `cycles`, ARCHITECTURE.md), on hand-computed examples."""
     rng = np.random.default_rng(0)
     mvau = test_mvau.make_mvau(rng, 24, 12, 4, 3, I(4), I(4), None, vectors=5)
     assert cycles(mvau) == (12 // 3) * (24 // 4) * 5 == 120

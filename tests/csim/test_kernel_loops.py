@@ -19,14 +19,14 @@ import subprocess
 import numpy as np
 import pytest
 
-from hwgen.codegen.layers import layer_context
 from hwgen.csim.compile import find_toolchain
 from hwgen.datatypes import DataType
 from hwgen.estimate import cycles
-from hwgen.estimate.cycle_model import window_blocks
 from hwgen.ir.layers import SWG, MaxPool
+from hwgen.kinds import kind_of
+from hwgen.kinds.window import window_blocks
 from hwgen.resources import kernels
-from tests.csim import test_maxpool, test_swg
+from tests.kinds import test_maxpool, test_swg
 
 U = DataType.uint
 
@@ -52,7 +52,7 @@ def window_layers() -> list:
 
 def window_type(layer) -> str:
     """hwgen::Window<...> as the kernel instantiates it: the emitted template arguments less the element type."""
-    return f"hwgen::Window<{', '.join(map(str, layer_context(layer)['targs'][:-1]))}>"
+    return f"hwgen::Window<{', '.join(map(str, kind_of(layer).context(layer).targs[:-1]))}>"
 
 
 def expected_tables(layer) -> dict:
@@ -97,9 +97,9 @@ def test_window_schedules_are_compile_time_tables_equal_to_the_cycle_model(tmp_p
 def test_window_loops_evaluate_no_schedule_arithmetic_at_run_time(tmp_path):
     calls = []
     for layer in window_layers()[::6]:
-        ctx = layer_context(layer)
-        calls.append(f"    {{ hls::stream<ap_uint<{ctx['in_bits']}> > in; hls::stream<ap_uint<{ctx['out_bits']}> > out;\n"
-                     f"      hwgen::{ctx['function']}<{', '.join(map(str, ctx['targs']))}>(in, out, frames, \"{layer.name}\"); }}")
+        ctx = kind_of(layer).context(layer)
+        calls.append(f"    {{ hls::stream<ap_uint<{ctx.in_bits}> > in; hls::stream<ap_uint<{ctx.out_bits}> > out;\n"
+                     f"      hwgen::{ctx.function}<{', '.join(map(str, ctx.targs))}>(in, out, frames, \"{layer.name}\"); }}")
     source = '#include "maxpool.hpp"\n#include "swg.hpp"\n\nvoid kernels(unsigned frames) {\n' + "\n".join(calls) + "\n}\n"
     obj = tmp_path / "check.o"
     done = compile_cpp(tmp_path, source, "-O0", "-c", "-o", str(obj))

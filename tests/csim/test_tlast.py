@@ -12,14 +12,15 @@ import numpy as np
 import pytest
 
 from hwgen.boards import load_board
-from hwgen.codegen.render import design_context, include_dirs
+from hwgen.codegen.render import include_dirs, make_design
 from hwgen.csim.compile import compile_library
 from hwgen.csim.simulate import Simulation
 from hwgen.driver import packing
 from hwgen.driver.backends import CSimBackend
 from hwgen.synth.scripts import write_scripts
 from tests.conftest import random_values
-from tests.synth.test_scripts import compile_testbench, small_graph
+from tests.synth.tcl import small_graph
+from tests.synth.test_scripts import compile_testbench
 
 FRAMES = 3
 
@@ -75,7 +76,7 @@ def test_csim_wrapper_rejects_tlast_per_frame(design, tlast_per_frame):
 def test_cosim_testbench_rejects_tlast_per_frame(design, tlast_per_frame):
     _, graph, sim, data = design
     expected = sim.backend.run(data, FRAMES)
-    write_scripts(tlast_per_frame, load_board("pynq-z2"), design_context(graph), 100.0, cosim=True, vectors=(data, expected))
+    write_scripts(tlast_per_frame, load_board("pynq-z2"), make_design(graph), 100.0, cosim=True, vectors=(data, expected))
     tb = compile_testbench(tlast_per_frame, tlast_per_frame / "cosim_tb")
     result = subprocess.run([str(tb), str(tlast_per_frame / "csim")], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 1, result.stdout

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from hwgen.boards import load_board
-from hwgen.codegen.render import design_context, render
+from hwgen.codegen.render import make_design, render
 from hwgen.csim.compile import find_toolchain
 from hwgen.datatypes import DataType
 from hwgen.driver import packing
@@ -26,7 +26,7 @@ from hwgen.ir import reference
 from hwgen.ir.layers import DWC
 from hwgen.synth.scripts import write_scripts
 from tests.conftest import chain, random_values
-from tests.csim.test_dwc import mvau, thresholding
+from tests.kinds.test_dwc import mvau, thresholding
 
 U, I = DataType.uint, DataType.int
 
@@ -43,13 +43,13 @@ def wide_graph():
 
 def test_the_design_has_the_wide_words():
     graph = wide_graph()
-    design = design_context(graph)
-    bits = {s["name"]: s["bits"] for s in design["streams"]}
+    design = make_design(graph)
+    bits = {s.name: s.bits for s in design.streams}
     assert bits == {"s_input": 16, "s_fc0": 4096, "s_act": 2048, "s_DWC_0": 1024, "s_fc1": 16}
     assert any(isinstance(l, DWC) for l in graph.layers)
-    assert (design["widest_word"], design["ap_int_max_w"]) == (4096, 4096)
-    narrow = design_context(chain([mvau(np.random.default_rng(1), "fc", 8, 512, 8, 512, U(2), I(2), U(2))]))
-    assert (narrow["widest_word"], narrow["ap_int_max_w"]) == (1024, None)  # 1024 bits: ap_int's default suffices
+    assert (design.widest_word, design.ap_int_max_w) == (4096, 4096)
+    narrow = make_design(chain([mvau(np.random.default_rng(1), "fc", 8, 512, 8, 512, U(2), I(2), U(2))]))
+    assert (narrow.widest_word, narrow.ap_int_max_w) == (1024, None)  # 1024 bits: ap_int's default suffices
 
 
 CHILD = """
@@ -108,8 +108,8 @@ def test_the_cosim_testbench_compiled_with_hls_tcl_cflags_passes(tmp_path):
     """What Vitis HLS's csim_design / cosim_design compile, with g++: top.cpp and the test bench, on
     vectors packed from the numpy reference."""
     graph = wide_graph()
-    design = design_context(graph)
-    inp, out = design["input"], design["output"]
+    design = make_design(graph)
+    inp, out = design.input, design.output
     levels = random_values(np.random.default_rng(4), graph.input.dtype, (2, graph.input.elems))
     data = packing.pack(levels, str(graph.input.dtype), inp.per_word, inp.bus)
     expected = packing.pack(reference.run(graph, levels), str(graph.output.dtype), out.per_word, out.bus)

@@ -1,4 +1,4 @@
-"""FINN's CNV (3x32x32, FACTS.md) at W1A1, W1A2, W2A2: C-sim == numpy reference, ≈ QONNX, same argmax."""
+"""FINN's CNV (3x32x32, hwgen.zoo.cnv) at W1A1, W1A2, W2A2: C-sim == numpy reference, ≈ QONNX, same argmax."""
 
 from __future__ import annotations
 
@@ -29,11 +29,11 @@ def test_cnv(tmp_path, bits):
     b = hwgen.build(path, out_dir=tmp_path / "build", verify_frames=8)
     kinds = [type(l) for l in b.graph.layers]
     assert kinds.count(SWG) == 6 and kinds.count(MaxPool) == 2 and kinds.count(MVAU) == 9
-    assert b.verification["ir_vs_csim"]["bit_exact"]
+    assert b.verification.ir_vs_csim["bit_exact"]
     # shallow FIFOs: none deeper than never-blocking; the DMA's (SWG_0 reads 1,024 words over ~8,200 cycles) much shallower
-    shallow, never = b.estimates["fifo_depths"], b.estimates["fifo_depths_never_blocking"]
+    shallow, never = b.estimates.fifos.depths, b.estimates.fifos.never_blocking
     assert all(shallow[s] <= never[s] for s in never) and shallow["input"] < never["input"] / 10
-    assert b.estimates["fifos"]["BRAM18"] < b.estimates["fifos_never_blocking"]["BRAM18"]
+    assert b.estimates.fifo_resources.BRAM18 < b.estimates.fifo_resources_never_blocking.BRAM18
     assert f"s_input depth = {shallow['input']}" in (tmp_path / "build" / "hls" / "top.cpp").read_text()
 
     acc = hwgen.Accelerator(tmp_path / "build")

@@ -63,7 +63,7 @@ def test_conv_model(tmp_path, name):
     path = tmp_path / "m.onnx"
     export_qonnx(model, torch.zeros(shape), export_path=str(path))
     b = hwgen.build(path, out_dir=tmp_path / "build", verify_frames=16)
-    assert b.verification["ir_vs_csim"]["bit_exact"]
+    assert b.verification.ir_vs_csim["bit_exact"]
     acc = hwgen.Accelerator(tmp_path / "build")
     x = random_inputs(b.graph, 16, seed=1)
     levels = acc.quantize(x)

@@ -322,4 +322,4 @@ def test_model_too_large_for_the_board(tmp_path):
     # a larger board takes it
     out = tmp_path / "zcu104"
     b = hwgen.build(path, board="zcu104", out_dir=out, verify_frames=4, synthesize=False)
-    assert b.estimates["fits"] and (out / "deploy" / "accelerator.json").is_file()
+    assert b.estimates.fits and (out / "deploy" / "accelerator.json").is_file()

@@ -91,8 +91,8 @@ def bnn_pynq_case(tmp_path, name: str, frames: int):
     model = bnn_pynq(name, seed=1)
     path = export_bnn(model, name, tmp_path / f"{name}.onnx")
     b = hwgen.build(path, out_dir=tmp_path / "build", synthesize=False, verify_frames=frames)
-    assert b.verification["ir_vs_csim"]["bit_exact"]
-    assert b.verification["qonnx_vs_csim"]["elements_differing"] == 0
+    assert b.verification.ir_vs_csim["bit_exact"]
+    assert b.verification.qonnx_vs_csim["elements_differing"] == 0
     # images in [0, 1] as the models are trained on, and pixels k/255 (2x - 1 lands exactly on 0 nowhere, but near)
     rng = np.random.default_rng(2)
     x = rng.random((frames,) + INPUT_SHAPES[name][1:]).astype(np.float32)

@@ -64,8 +64,8 @@ def assert_same_argmax(ours: np.ndarray, golden: np.ndarray, lsb: np.ndarray, wh
 
 def check_model(model, onnx_path, b, frames: int = FRAMES, seed: int = 1) -> None:
     """Every comparison of the module docstring, on `frames` random inputs."""
-    assert b.verification["ir_vs_csim"]["bit_exact"], b.verification
-    assert b.verification["ir_vs_csim"]["frames"] >= VERIFY_FRAMES
+    assert b.verification.ir_vs_csim["bit_exact"], b.verification
+    assert b.verification.ir_vs_csim["frames"] >= VERIFY_FRAMES
     assert json.loads((b.out_dir / "hwgen.json").read_text())["status"] == "complete"
     spec = model.spec
     x = random_inputs(spec, frames, seed)

@@ -45,7 +45,7 @@ def test_uint8_annotated_camera_frames_stream_unchanged(tmp_path):
     calibrate_batchnorm(model, torch.randint(0, 256, (16, 3, 8, 10)).float())  # on pixel values, as the model is fed
     path = export_annotated(model, (1, 3, 8, 10), tmp_path / "raw.onnx", "UINT8")
     b = hwgen.build(path, out_dir=tmp_path / "build", synthesize=False, verify_frames=8)
-    assert b.verification["ir_vs_csim"]["bit_exact"] and b.verification["qonnx_vs_csim"]["elements_differing"] == 0
+    assert b.verification.ir_vs_csim["bit_exact"] and b.verification.qonnx_vs_csim["elements_differing"] == 0
     meta = json.loads((tmp_path / "build" / "deploy" / "accelerator.json").read_text())
     assert meta["input"]["quant"]["op"] == "integer" and meta["input"]["dtype"] == "uint8"
     assert meta["input"]["pixels_are_levels"] is True
@@ -77,7 +77,7 @@ def test_bipolar_annotated_input(tmp_path):
     path = export_annotated(model, (1, 24), tmp_path / "bipolar.onnx", "BIPOLAR")
     b = hwgen.build(path, out_dir=tmp_path / "build", synthesize=False, verify_frames=16)
     assert str(b.graph.input.dtype) == "bipolar"
-    assert b.verification["ir_vs_csim"]["bit_exact"] and b.verification["qonnx_vs_csim"]["elements_differing"] == 0
+    assert b.verification.ir_vs_csim["bit_exact"] and b.verification.qonnx_vs_csim["elements_differing"] == 0
     acc = hwgen.Accelerator(tmp_path / "build")
     x = np.where(np.random.default_rng(0).random((4, 24)) < 0.5, -1.0, 1.0).astype(np.float32)
     with torch.no_grad():

@@ -9,9 +9,20 @@ import numpy as np
 import pytest
 
 from hwgen.datatypes import DataType
-from hwgen.estimate.resource_model import fifo
 from hwgen.estimate import cycles
-from hwgen.fifo import MIN_DEPTH, BlockingModel, Node, chain_streams, fork, join, run_blocking, schedule, shrink_streams, size_fifos, size_streams
+from hwgen.fifo import (
+    MIN_DEPTH,
+    BlockingModel,
+    Node,
+    chain_streams,
+    fork,
+    join,
+    run_blocking,
+    shrink_streams,
+    size_fifos,
+    size_streams,
+)
+from hwgen.hw import fifo
 from hwgen.ir.layers import MVAU, SWG, MaxPool
 from tests.conftest import chain
 
@@ -287,8 +298,8 @@ def test_shrinking_rejects_deadlocking_depths():
 def cnv_streams():
     """CNV-W1A1 auto-folded for kv260 as nodes and edges; its never-blocking and its shallow FIFO depths."""
     from hwgen.boards import load_board
-    from hwgen.estimate.primitives import stream_widths
     from hwgen.fold import auto_fold
+    from hwgen.ir.graph import stream_widths
     from tests.conftest import cnv_w1a1
 
     graph = auto_fold(cnv_w1a1(), load_board("kv260"), 100.0)

@@ -9,7 +9,7 @@ import pytest
 from hwgen.datatypes import DataType
 from hwgen.estimate import own_resources, resources
 from hwgen.estimate.finn import finn_acc_bits, finn_fifo, finn_resources
-from hwgen.estimate.primitives import Resources
+from hwgen.hw import Resources
 from hwgen.ir.layers import DWC, MVAU, SWG, MaxPool, RamStyle, ResType, Thresholding
 from tests.conftest import random_thresholds, random_values
 

@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 
 from hwgen.boards import load_board
-from hwgen.build import Build, BuildConfig, FifoDepths, step_estimate
-from hwgen.codegen.render import design_context
+from hwgen.build import Build, BuildConfig, FifoDepths
+from hwgen.build.steps import step_estimate
+from hwgen.codegen.render import make_design
 from hwgen.datatypes import DataType
 from hwgen.errors import HwgenError
 from hwgen.estimate.cycle_model import io_cycles
+from hwgen.fifo import FifoPlan
 from hwgen.fold import auto_fold, dma_floor
 from hwgen.ir.layers import MVAU
 from tests.conftest import chain, random_thresholds, random_values
@@ -65,14 +67,14 @@ def pixel_graph():
 ])
 def test_build_estimate_counts_the_stream_words(tmp_path, board, expected):
     graph = pixel_graph()
-    design = design_context(graph)
-    assert (design["input"].bus, design["input"].words, design["output"].bus, design["output"].words) == (8, 64, 16, 5)
+    design = make_design(graph)
+    assert (design.input.bus, design.input.words, design.output.bus, design.output.words) == (8, 64, 16, 5)
     b = Build(config=BuildConfig(), out_dir=tmp_path, board=load_board(board), graph=graph, design=design,
-              fifo_depths={}, never_blocking_depths={}, fifo_sizing=FifoDepths.SHALLOW)
+              fifos=FifoPlan({}, {}, FifoDepths.SHALLOW))
     step_estimate(b)
-    assert b.estimates["io_cycles"] == expected
+    assert b.estimates.io_cycles == expected
     # MVAU_0 reads its 64 words at SIMD 1 for each of 16 outputs: 1024 cycles, slower than the DMA
-    assert b.estimates["bottleneck"] == "MVAU_0"
+    assert b.estimates.bottleneck == "MVAU_0"
 
 
 def hundred_bytes_graph():

@@ -10,7 +10,7 @@ import pytest
 
 from hwgen.datatypes import DataType
 from hwgen.estimate import own_resources, resources, total_resources
-from hwgen.estimate.resource_model import Resources, bram18_blocks, fifo, memory, memory_kind
+from hwgen.hw import Resources, bram18_blocks, fifo, memory, memory_kind
 from hwgen.ir.layers import DWC, MVAU, SWG, MaxPool, RamStyle, ResType, Thresholding
 from tests.conftest import chain, random_thresholds, random_values
 

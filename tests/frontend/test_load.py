@@ -68,7 +68,7 @@ def test_sidecar_loads(exported, tmp_path, monkeypatch):
 
 
 def test_initializer_inputs_dropped(exported, tmp_path):
-    """The dynamo exporter lists weights as graph inputs too (FACTS.md); here every one of them is."""
+    """The dynamo exporter lists weights as graph inputs too; here every one of them is."""
     proto = onnx.load(str(exported))
     stored = {t.name for t in proto.graph.initializer}
     real = [i.name for i in proto.graph.input if i.name not in stored]

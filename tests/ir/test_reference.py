@@ -9,6 +9,7 @@ from hwgen.datatypes import DataType, Kind
 from hwgen.ir import reference
 from hwgen.ir.graph import DataflowGraph, HostInput, HostOutput
 from hwgen.ir.layers import DWC, MVAU, Thresholding
+from hwgen.kinds.base import threshold
 
 I, U, B = DataType.int, DataType.uint, DataType.bipolar
 
@@ -156,8 +157,8 @@ def test_thresholding_reference_against_loops(channels, vectors, in_dtype, out_d
 def test_threshold_function_by_hand():
     values_ = np.array([[-3, 0, 5], [2, 2, 2]])
     thresholds = np.array([[-3, -3, 1], [0, 2, 3], [6, 6, 6]])
-    np.testing.assert_array_equal(reference.threshold(values_, thresholds, -1, False), [[1, 0, -1], [2, 1, -1]])
-    np.testing.assert_array_equal(reference.threshold(values_, thresholds[:, :1], -1, True), [[1, 1, -1], [1, 1, -1]])
+    np.testing.assert_array_equal(threshold(values_, thresholds, -1, False), [[1, 0, -1], [2, 1, -1]])
+    np.testing.assert_array_equal(threshold(values_, thresholds[:, :1], -1, True), [[1, 1, -1], [1, 1, -1]])
 
 
 def test_dwc_reference_is_identity_and_run_traces_every_layer():

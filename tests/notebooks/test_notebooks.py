@@ -35,7 +35,7 @@ def test_digits_notebook_reports_the_csim_accuracy(default_build):
     text = run_notebook(deploy / "digits_classification.ipynb", deploy)
     match = re.search(r"accuracy on 360 test images: ([\d.]+)%", text)
     assert match, text
-    assert float(match.group(1)) == pytest.approx(100 * default_build.verification["accuracy"]["csim"], abs=0.01)
+    assert float(match.group(1)) == pytest.approx(100 * default_build.verification.accuracy["csim"], abs=0.01)
     assert "frames/s over 1000 frames" in text
 
 

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from hwgen.codegen.render import design_context
+from hwgen.codegen.render import make_design
 from hwgen.synth.achieved import CALL_CYCLES, compare_hls, layer_numbers, summary_lines, timing_problem
-from hwgen.synth.reports import parse_hls_design, parse_timing_summary
-from tests.synth.test_scripts import small_graph
+from hwgen.synth.reports import parse_hls_design
+from hwgen.synth.vivado import parse_timing_summary
+from tests.synth.tcl import small_graph
 
 SAMPLES = Path(__file__).with_name("samples")
 MVAU_0 = "mvau_16u_8u_4u_2u_1u_UInt_2u_Int_2u_Int_8u_UInt_2u_3u_0u_false_s"
@@ -29,9 +30,9 @@ MODEL = {"MVAU_0": 16, "MVAU_1": 4}
 
 @pytest.fixture(scope="module")
 def design():
-    d = design_context(small_graph())
-    assert [(l["name"], l["function"]) for l in d["layers"]] == [("MVAU_0", "mvau"), ("MVAU_1", "mvau")]
-    assert (d["input"].words, d["output"].words) == (4, 1)
+    d = make_design(small_graph())
+    assert [(l.name, l.function) for l in d.layers] == [("MVAU_0", "mvau"), ("MVAU_1", "mvau")]
+    assert (d.input.words, d.output.words) == (4, 1)
     return d
 
 

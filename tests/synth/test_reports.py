@@ -8,15 +8,8 @@ from pathlib import Path
 import pytest
 
 from hwgen.errors import HwgenError
-from hwgen.synth.reports import (
-    HlsLoop,
-    parse_csynth_xml,
-    parse_hls_design,
-    parse_module_report,
-    parse_pl_clock,
-    parse_timing_summary,
-    parse_utilization,
-)
+from hwgen.synth.reports import HlsLoop, parse_csynth_xml, parse_hls_design, parse_module_report
+from hwgen.synth.vivado import parse_pl_clock, parse_timing_summary, parse_utilization
 
 SAMPLES = Path(__file__).with_name("samples")
 

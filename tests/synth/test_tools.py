@@ -14,7 +14,7 @@ from hwgen.errors import HwgenError, ToolError
 from hwgen.synth import scripts
 from hwgen.synth.scripts import tcl_word, write_scripts
 from hwgen.synth.tools import ToolPlan, Tools, ToolStep, find_tools, make_plan, run_plan
-from tests.synth.test_scripts import STUBS, build, hls_axis, rendered  # noqa: F401  (fixtures)
+from tests.synth.tcl import STUBS, hls_axis
 
 
 def fake_tool(folder: Path, name: str, body: str) -> Path:

@@ -79,9 +79,9 @@ def test_lpyolo_64_builds_bit_exact_and_detects_through_csim(tmp_path):
     export_qonnx(model, torch.zeros(1, 3, 64, 64), export_path=str(path))
     b = hwgen.build(path, out_dir=tmp_path / "build", synthesize=False, verify_frames=6)
     v = b.verification
-    assert v["ir_vs_csim"]["bit_exact"] and v["ir_vs_csim"]["frames"] >= 64
-    assert v["qonnx_vs_csim"]["frames"] == 6 and v["qonnx_vs_csim"]["elements_differing"] == 0
-    assert v["cycles_vs_csim"]["mismatches"] == []
+    assert v.ir_vs_csim["bit_exact"] and v.ir_vs_csim["frames"] >= 64
+    assert v.qonnx_vs_csim["frames"] == 6 and v.qonnx_vs_csim["elements_differing"] == 0
+    assert v.cycles_vs_csim["mismatches"] == []
     meta = json.loads((tmp_path / "build" / "deploy" / "accelerator.json").read_text())
     assert meta["input"]["pixels_are_levels"] is True and meta["output"]["shape"] == [1, 18, 2, 2]
     kinds = [type(layer).__name__ for layer in b.graph.layers]

@@ -88,3 +88,40 @@ def test_thresholds_at_the_extremes(tmp_path):
 def test_thresholding_every_pe(tmp_path, pe, in_dtype, out_dtype):
     rng = np.random.default_rng(pe)
     check(make_thresholding(rng, 12, pe, in_dtype, out_dtype, vectors=2), rng, tmp_path, frames=(5,))
+
+
+# -- validation: the IR dataclass names the layer and the valid values ---------------------
+def small_thresholding(**overrides) -> Thresholding:
+    args = dict(name="act0", channels=10, pe=5, in_dtype=I(4), out_dtype=U(2),
+                thresholds=np.tile([-2, 0, 3], (10, 1)), out_min=0, vectors=1)
+    args.update(overrides)
+    return Thresholding(**args)
+
+
+@pytest.mark.parametrize("kwargs,pattern", [
+    (dict(pe=3), r"^Thresholding 'act0': pe=3 must be a divisor of channels=10 \(valid: 1, 2, 5, 10\)$"),
+    (dict(pe=-1), r"^Thresholding 'act0': pe=-1 must be a divisor of channels=10 \(valid: 1, 2, 5, 10\)$"),
+    (dict(thresholds=np.tile([-17, 0, 3], (10, 1))), r"Thresholding 'act0': thresholds in \[-17, 3\] do not fit int5"),
+    (dict(out_dtype=I(2), out_min=0), r"Thresholding 'act0': outputs 0..3 do not fit int2"),
+])
+def test_thresholding_errors_name_the_layer(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        small_thresholding(**kwargs)
+
+
+def test_threshold_range_includes_one_above_the_input_range():
+    # thresholds are compared with input values: in.max + 1 ("never crossed") must fit the threshold type
+    small_thresholding(thresholds=np.tile([-8, 0, 8], (10, 1)))
+    with pytest.raises(ValueError, match="do not fit"):
+        small_thresholding(thresholds=np.tile([-8, 0, 17], (10, 1)))
+    assert small_thresholding().threshold_dtype == I(5)
+    assert small_thresholding(in_dtype=U(3), thresholds=np.tile([0, 4, 8], (10, 1))).threshold_dtype == U(4)
+    assert small_thresholding(in_dtype=B(), out_dtype=B(), out_min=-1, thresholds=np.tile([2], (10, 1))).threshold_dtype == I(3)
+
+
+def test_thresholding_folds_and_frames():
+    for pe in divisors(10):
+        assert small_thresholding(pe=pe).in_elems == pe
+    assert small_thresholding().refold(pe=2).pe == 2
+    layer = small_thresholding(vectors=4)
+    assert (layer.frame_in, layer.frame_out) == (40, 40)

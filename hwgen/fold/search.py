@@ -1,133 +1,30 @@
-"""Folding: how many input elements (SIMD) and output channels (PE) a layer handles per cycle.
+"""Automatic folding: the cheapest PE/SIMD (and, for MVAUs, weight memory and product hardware) per layer
+that meets a cycle budget, or the fastest folding that fits the board with its FIFOs and the shell.
 
-Folding files are JSON objects mapping layer names to {"PE": p, "SIMD": s}, the shape of
-FINN's folding config: FINN's node names (MVAU_hls_0, Thresholding_Batch_1, ...) map to
-hwgen's layers of the same kind and index. An MVAU also takes FINN's "ram_style" (where its
-weights live: "auto", "block", "distributed") and "resType" (its products: "auto", "lut",
-"dsp"). Keys FINN writes that have no meaning here ("Defaults", mem_mode,
-runtime_writeable_weights, other layers' ram_style) are ignored.
-
-Every stream word stays within 4096 bits (codegen.render.MAX_WORD_BITS, the widest ap_uint in Vitis HLS): automatic
-folding only considers foldings within it, and a folding file beyond it is refused.
+Every stream word stays within hw.MAX_WORD_BITS (4096 bits, the widest ap_uint in Vitis HLS): only
+foldings within it are considered.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
-from hwgen.codegen.render import check_stream_words, stream_word_error
 from hwgen.errors import HwgenError
-from hwgen.ir.graph import DataflowGraph
 from hwgen.estimate import cycles, resources, total_resources
 from hwgen.estimate.cycle_model import io_cycles
-from hwgen.estimate.resource_model import SHELL, implementation
-from hwgen.fifo import FifoDepths, plan_fifos
-from hwgen.ir.layers import DWC, FOLDABLE_KINDS, MVAU, SWG, RamStyle, ResType, divisors
-from hwgen.lower.insert_dwc import insert_dwcs
+from hwgen.estimate.resource_model import SHELL
+from hwgen.fifo import FifoDepths, FifoPlan, plan_fifos
+from hwgen.fold.dwc import insert_dwcs
+from hwgen.hw import MAX_PORT_BITS, RESOURCE_KINDS, SCARCE, RamStyle, bus_width
+from hwgen.ir.graph import DataflowGraph
+from hwgen.ir.layers import DWC, MVAU, ResType, divisors
+from hwgen.ir.words import stream_word_error
+from hwgen.kinds import kind_of
 
-def read_folding(path: str | Path) -> dict[str, dict[str, int]]:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise HwgenError(f"folding file not found: {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HwgenError(f"folding file {path} is not valid JSON ({exc})",
-                         hint='write it as {"MVAU_0": {"PE": 4, "SIMD": 8}, ...}') from None
-    if not isinstance(data, dict):
-        raise HwgenError(f"folding file {path} must hold a JSON object, not {type(data).__name__}")
-    return data
-
-
-def write_folding(graph: DataflowGraph, path: str | Path) -> None:
-    """The folding as a file `--folding` reads back (FINN's key names: PE, SIMD, ram_style, resType)."""
-    folding = {}
-    for layer in graph.foldable:
-        if isinstance(layer, MVAU):
-            folding[layer.name] = {"PE": layer.pe, "SIMD": layer.simd, "ram_style": layer.ram_style.value, "resType": layer.res_type.value}
-        else:
-            folding[layer.name] = {"PE": layer.pe}
-    Path(path).write_text(json.dumps(folding, indent=2) + "\n")
-
-
-def apply_folding(graph: DataflowGraph, folding: dict, source: str = "folding") -> DataflowGraph:
-    """Set PE/SIMD per layer (layers not named keep theirs) and insert width converters."""
-    names = {l.name for l in graph.foldable}
-    entries = {finn_name(k) if k not in names else k: v for k, v in folding.items() if k != "Defaults"}
-    # FINN nodes of kinds hwgen has no foldable layer for (StreamingFIFO_0, ...) have nothing to set here
-    entries = {k: v for k, v in entries.items() if k in names or re.fullmatch(r"(MVAU|Thresholding|SWG|MaxPool)_\d+", k)
-               or not re.fullmatch(r"[A-Za-z]+(_hls|_rtl|_Batch)?_\d+", k)}
-    unknown = sorted(set(entries) - names)
-    if unknown:
-        raise HwgenError(f"{source} names layers this model does not have: {', '.join(unknown)}",
-                         hint=f"the model's foldable layers are {', '.join(sorted(names))}")
-    layers = []
-    for layer in graph.layers:
-        entry = entries.get(layer.name)
-        if entry is not None:
-            layer = _refold(layer, entry, source)
-        layers.append(layer)
-    folded = graph.with_layers(layers)
-    check_stream_words(folded, source)
-    return insert_dwcs(folded)
-
-
-_FINN_KINDS = {"MVAU": "MVAU", "MatrixVectorActivation": "MVAU", "Thresholding": "Thresholding",
-               "ConvolutionInputGenerator": "SWG", "StreamingMaxPool": "MaxPool"}
-
-
-def finn_name(name: str) -> str:
-    """FINN node names to hwgen's, where the layers correspond: MVAU_hls_3, MVAU_rtl_3,
-    MatrixVectorActivation_3 -> MVAU_3; Thresholding_hls_1, Thresholding_Batch_1 -> Thresholding_1;
-    ConvolutionInputGenerator_rtl_0 -> SWG_0; StreamingMaxPool_hls_0 -> MaxPool_0."""
-    match = re.fullmatch(r"(MVAU|MatrixVectorActivation|Thresholding|ConvolutionInputGenerator|StreamingMaxPool)"
-                         r"(?:_hls|_rtl|_Batch)?_(\d+)", name)
-    return f"{_FINN_KINDS[match.group(1)]}_{match.group(2)}" if match else name
-
-
-_IGNORED_KEYS = {"MEM_MODE", "RUNTIME_WRITEABLE_WEIGHTS", "RAM_STYLE_THRESHOLDS"}  # FINN's, no meaning here
-_CHOICES = {"RAM_STYLE": RamStyle, "RESTYPE": ResType, "RES_TYPE": ResType}  # MVAU options, by FINN's value names
-
-
-def _refold(layer, entry, source: str):
-    if not isinstance(entry, dict):
-        raise HwgenError(f"{source}: entry for {layer.name} must be an object like {{\"PE\": 2, \"SIMD\": 4}}, not {entry!r}")
-    values = {k.upper(): v for k, v in entry.items()}
-    allowed = {"PE", "SIMD"} if isinstance(layer, (MVAU, SWG)) else {"PE"}
-    choices = set(_CHOICES) if isinstance(layer, MVAU) else set()
-    # FINN gives its other layers a ram_style too (line buffers, threshold tables): hwgen sizes those itself
-    ignored = _IGNORED_KEYS | ({"RAM_STYLE", "RESTYPE"} - choices)
-    extra = set(values) - allowed - choices - ignored
-    if extra:
-        takes = sorted(allowed) + (["ram_style", "resType"] if choices else [])
-        raise HwgenError(f"{source}: {layer.name} has no folding parameter {', '.join(sorted(extra))}",
-                         hint=f"{type(layer).__name__} layers take {', '.join(takes)}")
-    for key in allowed & set(values):
-        if not isinstance(values[key], int) or isinstance(values[key], bool):
-            raise HwgenError(f"{source}: {layer.name} {key} must be an integer, not {values[key]!r}")
-    options = {}
-    for key in choices & set(values):
-        enum = _CHOICES[key]
-        try:
-            options[enum] = enum(values[key].lower() if isinstance(values[key], str) else values[key])
-        except ValueError:
-            valid = ", ".join(repr(e.value) for e in enum)
-            why = ("; UltraRAM cannot be initialized by the bitstream, and hwgen's weights are constant tables"
-                   if enum is RamStyle and values[key] == "ultra" else "")
-            raise HwgenError(f"{source}: {layer.name} {key.lower()} must be one of {valid}, not {values[key]!r}{why}") from None
-    try:
-        if isinstance(layer, MVAU):
-            return layer.refold(simd=values.get("SIMD"), pe=values.get("PE"), ram_style=options.get(RamStyle), res_type=options.get(ResType))
-        return layer.refold(simd=values.get("SIMD"), pe=values.get("PE"))
-    except ValueError as exc:
-        raise HwgenError(f"{source}: {exc}") from None
-
-
-# -- automatic folding ----------------------------------------------------------------------
+PRICED = SCARCE  # the resources folding trades against each other (FF follows LUT)
+USED = tuple(k for k in RESOURCE_KINDS if k != "URAM")  # what a design can use up: constant tables are never UltraRAM
+PRICE_ROUNDS = 8  # repricings fit_to_cycles tries before it gives up on a cycle budget
 _CANDIDATES: dict[int, tuple] = {}  # id(layer) -> (layer, its refoldings); layers are immutable
 
 
@@ -145,8 +42,8 @@ def _candidates(layer) -> list:
         if isinstance(layer, MVAU):
             options = [layer.refold(simd=s, pe=p, ram_style=m, res_type=r) for s in divisors(layer.mw) for p in divisors(layer.mh)
                        for m, r in _implementations(layer)]
-        else:
-            options = [layer.refold(pe=p) for p in divisors(layer.channels)]
+        else:  # one word size, which divides the dimension its word is taken from
+            options = [layer.refold(pe=p) for p in divisors(kind_of(layer).words(layer)[0].dim)]
         options = [c for c in options if stream_word_error(c, layer.name) is None]  # DWCs between them are never wider
         if len(_CANDIDATES) > 256:
             _CANDIDATES.clear()
@@ -164,11 +61,11 @@ class Prices:
     DSP: float
 
     @staticmethod
-    def of(board) -> "Prices":
+    def of(board) -> Prices:
         avail = board.resources
         return Prices(1 / avail["LUT"], 1 / max(1, avail["BRAM36"]), 1 / max(1, avail["DSP"]))
 
-    def repriced(self, board, usage: dict) -> "Prices":
+    def repriced(self, board, usage: dict) -> Prices:
         """Dearer where the design is over the cap, cheaper where it leaves room: each price times
         (usage / cap)^2, within 1/4 .. 4 per round, so that LUT-heavy choices give way to BRAM or DSP
         ones (and back) while the board still has those."""
@@ -194,15 +91,6 @@ def _cycles_of(layer) -> int:
 def _cost_of(layer, prices: Prices) -> float:
     r = _resources_of(layer)
     return r.LUT * prices.LUT + r.BRAM36 * prices.BRAM36 + r.DSP * prices.DSP
-
-
-def _cost(layer, board) -> float:
-    """A layer's price at the board's own prices: the sum of its fractions of its LUT, BRAM and DSP."""
-    return _cost_of(layer, Prices.of(board))
-
-
-MAX_PORT_BITS = 1024  # the widest AXI-stream word the accelerator's ports (and AXI DMA) take
-PRICE_ROUNDS = 8  # repricings fit_to_cycles tries before it gives up on a cycle budget
 
 
 def _port_ok(c, first: bool, last: bool) -> bool:
@@ -234,10 +122,10 @@ def fold_to_cycles(graph: DataflowGraph, max_cycles: int, board, prices: Prices 
     prices = prices or Prices.of(board)
     layers = [l for l in graph.layers if not isinstance(l, DWC)]
     n = len(layers)
-    layers = [cheapest_within(l, max_cycles, board, i == 0, i == n - 1, prices) if isinstance(l, FOLDABLE_KINDS) else l
+    layers = [cheapest_within(l, max_cycles, board, i == 0, i == n - 1, prices) if kind_of(l).foldable else l
               for i, l in enumerate(layers)]
     for i, layer in enumerate(layers):
-        if not isinstance(layer, FOLDABLE_KINDS):
+        if not kind_of(layer).foldable:
             continue
         prev = layers[i - 1] if i else None
         nxt = layers[i + 1] if i + 1 < n and not isinstance(layer, MVAU) else None
@@ -253,10 +141,19 @@ def fold_to_cycles(graph: DataflowGraph, max_cycles: int, board, prices: Prices 
     return insert_dwcs(folded)
 
 
-def fit_to_cycles(graph: DataflowGraph, max_cycles: int, board,
-                  fifo_sizing: FifoDepths = FifoDepths.SHALLOW) -> tuple[DataflowGraph, Prices, bool, dict]:
-    """The cheapest folding within `max_cycles` that fits the board with FIFOs of `fifo_sizing`
-    (`fits`): (graph, prices, fits, usage).
+@dataclass(frozen=True)
+class Fit:
+    """What fit_to_cycles found: the folded graph, the prices it was found at, whether it fits the board
+    (with its FIFOs and the shell, within the cap) and its usage: the fraction of each board resource."""
+
+    graph: DataflowGraph
+    prices: Prices
+    fits: bool
+    usage: dict[str, float]
+
+
+def fit_to_cycles(graph: DataflowGraph, max_cycles: int, board, fifo_sizing: FifoDepths = FifoDepths.SHALLOW) -> Fit:
+    """The cheapest folding within `max_cycles` that fits the board with FIFOs of `fifo_sizing` (`fits`).
 
     First by prices: repriced (at most PRICE_ROUNDS times) while one resource is over the cap and
     another has room. Prices move whole classes of layers at once (every MVAU to BRAM), so when no
@@ -269,22 +166,22 @@ def fit_to_cycles(graph: DataflowGraph, max_cycles: int, board,
         folded = fold_to_cycles(graph, max_cycles, board, prices)
         ok, usage = fits(folded, board, fifo_sizing)
         if ok:
-            return folded, prices, ok, usage
-        rounds.append((folded, prices, ok, usage))
-        if all(usage[k] > board.utilization_cap for k in ("LUT", "BRAM36", "DSP") if board.resources.get(k)):
+            return Fit(folded, prices, ok, usage)
+        rounds.append(Fit(folded, prices, ok, usage))
+        if all(usage[k] > board.utilization_cap for k in PRICED if board.resources.get(k)):
             break  # every resource is over: no price moves work from one to another
         prices = prices.repriced(board, usage)
-    closest = min(rounds, key=lambda r: _peak(r[3]))
-    rebalanced = _rebalance(closest[0], board)
+    closest = min(rounds, key=lambda r: _peak(r.usage))
+    rebalanced = _rebalance(closest.graph, board)
     if rebalanced is not None:
         ok, usage = fits(rebalanced, board, fifo_sizing)
         if ok:
-            return rebalanced, closest[1], ok, usage
+            return Fit(rebalanced, closest.prices, ok, usage)
     return rounds[0]
 
 
 def _peak(usage: dict) -> float:
-    return max(usage[k] for k in ("LUT", "FF", "BRAM36", "DSP"))
+    return max(usage[k] for k in USED)
 
 
 def _rebalance(graph: DataflowGraph, board) -> DataflowGraph | None:
@@ -332,10 +229,10 @@ def fits(graph: DataflowGraph, board, fifo_sizing: FifoDepths = FifoDepths.SHALL
     return all(v <= cap for v in usage.values()), usage
 
 
-_PLANS: dict[tuple, object] = {}  # the search meets the same folding again at other prices; layers are immutable
+_PLANS: dict[tuple, FifoPlan] = {}  # the search meets the same folding again at other prices; layers are immutable
 
 
-def _fifo_plan(graph: DataflowGraph, fifo_sizing: FifoDepths):
+def _fifo_plan(graph: DataflowGraph, fifo_sizing: FifoDepths) -> FifoPlan:
     """plan_fifos, memoized by the layers (DWCs, made anew by each folding, by their widths)."""
     key = (graph.input.elems, fifo_sizing,
            tuple((l.name, l.elems, l.in_elems, l.out_elems, l.dtype) if isinstance(l, DWC) else l for l in graph.layers))
@@ -350,10 +247,8 @@ def _fifo_plan(graph: DataflowGraph, fifo_sizing: FifoDepths):
 def dma_floor(graph: DataflowGraph, board) -> int:
     """The fewest cycles per frame the AXI DMA takes over every folding (io_cycles of the input through
     the first layer's word, of the output through the last's, each at its best allowed width)."""
-    from hwgen.codegen.render import bus_width
-
     def best(layer, elems: int, bits: int, side: str) -> int:
-        options = _candidates(layer) if isinstance(layer, FOLDABLE_KINDS) else [layer]
+        options = _candidates(layer) if kind_of(layer).foldable else [layer]
         per_word = {getattr(c, side) for c in options if getattr(c, side) * bits <= MAX_PORT_BITS} or {getattr(layer, side)}
         return min(io_cycles(elems // n, bus_width(n * bits), board.dma_port_bits) for n in per_word)
 
@@ -380,14 +275,15 @@ def auto_fold(graph: DataflowGraph, board, clock_mhz: float, target_fps: float |
                              f"one {board.dma_port_bits}-bit beat a cycle on the memory side, at the best word width folding allows), "
                              f"at most {clock_mhz * 1e6 / floor:,.0f} frames/s at {clock_mhz:g} MHz",
                              hint="lower --target-fps or raise the clock")
-        folded, _, ok, usage = fit_to_cycles(graph, budget, board, fifo_sizing)
+        fit = fit_to_cycles(graph, budget, board, fifo_sizing)
+        folded = fit.graph
         slow = [l for l in folded.layers if cycles(l) > budget]
         if slow:
             raise HwgenError(f"{target_fps:,.0f} frames/s at {clock_mhz:g} MHz needs every layer within {budget} cycles per frame; "
                              f"fully unfolded, these layers are still slower:\n" + _table(folded, board, only=slow),
                              hint="lower --target-fps, raise the clock, or make these layers smaller")
-        if not ok:
-            raise HwgenError(_over_budget(folded, board, usage, f"the cheapest folding for {target_fps:,.0f} frames/s"),
+        if not fit.fits:
+            raise HwgenError(_over_budget(folded, board, fit.usage, f"the cheapest folding for {target_fps:,.0f} frames/s"),
                              hint="lower --target-fps, pick a larger board (python -m hwgen boards), or use fewer bits")
         return folded
     # fastest that fits: binary search over the cycle counts layers can reach
@@ -398,14 +294,14 @@ def auto_fold(graph: DataflowGraph, board, clock_mhz: float, target_fps: float |
     lo, hi = 0, len(steps) - 1
     while lo <= hi:
         mid = (lo + hi) // 2
-        folded, _, ok, _ = fit_to_cycles(graph, steps[mid], board, fifo_sizing)
-        if ok:
-            best, hi = folded, mid - 1
+        fit = fit_to_cycles(graph, steps[mid], board, fifo_sizing)
+        if fit.fits:
+            best, hi = fit.graph, mid - 1
         else:
             lo = mid + 1
     if best is None:
-        folded, _, _, usage = fit_to_cycles(graph, slowest, board, fifo_sizing)
-        raise HwgenError(_over_budget(folded, board, usage, "even the cheapest folding (every layer as small as it can be made)"),
+        fit = fit_to_cycles(graph, slowest, board, fifo_sizing)
+        raise HwgenError(_over_budget(fit.graph, board, fit.usage, "even the cheapest folding (every layer as small as it can be made)"),
                          hint="pick a larger board (python -m hwgen boards), use fewer bits or smaller layers")
     return best
 
@@ -416,7 +312,8 @@ def _table(graph: DataflowGraph, board, only=None) -> str:
         if only is not None and layer not in only:
             continue
         r = resources(layer)
-        rows.append(f"  {layer.name:<16}{getattr(layer, 'pe', '-'):>5}{getattr(layer, 'simd', '-'):>6}{implementation(layer):>13}"
+        how = kind_of(layer).describe(layer).implementation
+        rows.append(f"  {layer.name:<16}{getattr(layer, 'pe', '-'):>5}{getattr(layer, 'simd', '-'):>6}{how:>13}"
                     f"{cycles(layer):>10}{r.LUT:>10,.0f}{r.BRAM36:>8.1f}{r.DSP:>6.0f}")
     return "\n".join(rows)
 
@@ -431,5 +328,6 @@ def _over_budget(graph: DataflowGraph, board, usage: dict, what: str) -> str:
         users = sorted(((getattr(resources(l), kind), l.name) for l in graph.layers), reverse=True)[:3]
         if available and users[0][0] > 0:
             lines.append(f"  {kind}: the board has {available:,}, {cap:.0%} of it is {cap * available:,.0f}; the most go to "
-                         + ", ".join(f"{name} {used:,.1f}" if kind == "BRAM36" else f"{name} {used:,.0f}" for used, name in users if used > 0))
+                         + ", ".join(f"{name} {used:,.1f}" if kind == "BRAM36" else f"{name} {used:,.0f}"
+                                     for used, name in users if used > 0))
     return "\n".join(lines)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from hwgen.csim.simulate import Simulation
 from hwgen.datatypes import DataType
+from hwgen.fold.dwc import insert_dwcs
 from hwgen.ir import reference
 from hwgen.ir.graph import DataflowGraph, HostInput, HostOutput
 from hwgen.ir.layers import DWC, MVAU, Thresholding, divisors
-from hwgen.lower.insert_dwc import insert_dwcs
 from tests.conftest import chain, random_thresholds, random_values
 from tests.csim.probes import check_against_the_models
 
@@ -197,3 +199,19 @@ def test_every_producer_consumer_fold(tmp_path, pe, simd):
     sim.backend.trace(False)
     np.testing.assert_array_equal(got, naive_run(graph.layers, x))
     check_against_the_models(sim, graph, 4)
+
+
+# -- validation ----------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(in_elems=4, out_elems=6), "DWC 'dwc0': in_elems=4 and out_elems=6 must divide one another"),
+    (dict(elems=20, in_elems=8, out_elems=2), "DWC 'dwc0': word size=8 must be a divisor of elems=20 (valid: 1, 2, 4, 5, 10, 20)"),
+])
+def test_dwc_errors_name_the_layer_and_valid_values(kwargs, message):
+    args = {**dict(name="dwc0", elems=24, in_elems=4, out_elems=2, dtype=I(3)), **kwargs}
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        DWC(**args)
+
+
+def test_dwc_frames():
+    layer = DWC(name="dwc0", elems=24, in_elems=4, out_elems=2, dtype=I(3))
+    assert (layer.frame_in, layer.frame_out, layer.in_dtype, layer.out_dtype) == (24, 24, I(3), I(3))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -220,7 +221,7 @@ def test_second_design_in_the_same_workdir_runs_the_new_design(tmp_path):
         from hwgen.csim.simulate import Simulation
         from hwgen.ir import reference
         from tests.conftest import chain, random_values
-        from tests.csim.test_mvau import CASES, case_layer
+        from tests.kinds.test_mvau import CASES, case_layer
         for case in (CASES[0], CASES[2]):
             layer, rng = case_layer(case)
             graph = chain([layer])
@@ -268,3 +269,57 @@ def test_mvau_every_dtype(tmp_path, in_dtype, w_dtype):
     out_dtype = OUTS[(i + j) % len(OUTS)]
     layer = make_mvau(rng, 10, 6, 5, 3, in_dtype, w_dtype, out_dtype, vectors=2)
     check(layer, rng, tmp_path, frames=(4,), exact=bool((i + j) % 2))
+
+
+# -- validation: the IR dataclass names the layer and the valid values ---------------------
+def small_mvau(**overrides) -> MVAU:
+    args = dict(name="fc0", mw=12, mh=6, simd=4, pe=3, in_dtype=U(2), w_dtype=I(2), acc_dtype=I(7), out_dtype=I(7),
+                weights=np.ones((6, 12), dtype=np.int64), thresholds=None, out_min=0, vectors=1)
+    args.update(overrides)
+    return MVAU(**args)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(simd=5), "MVAU 'fc0': simd=5 must be a divisor of mw=12 (valid: 1, 2, 3, 4, 6, 12)"),
+    (dict(simd=0), "MVAU 'fc0': simd=0 must be a divisor of mw=12 (valid: 1, 2, 3, 4, 6, 12)"),
+    (dict(simd=24), "MVAU 'fc0': simd=24 must be a divisor of mw=12 (valid: 1, 2, 3, 4, 6, 12)"),
+    (dict(pe=4), "MVAU 'fc0': pe=4 must be a divisor of mh=6 (valid: 1, 2, 3, 6)"),
+    (dict(name="dense_7", mh=7, pe=2, weights=np.ones((7, 12), dtype=np.int64)),
+     "MVAU 'dense_7': pe=2 must be a divisor of mh=7 (valid: 1, 7)"),
+])
+def test_mvau_folding_errors_name_the_layer_and_valid_values(kwargs, message):
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        small_mvau(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs,pattern", [
+    (dict(weights=np.ones((12, 6), dtype=np.int64)), r"MVAU 'fc0': weights must have shape \(6, 12\), not \(12, 6\)"),
+    (dict(weights=np.full((6, 12), 2)), r"MVAU 'fc0': weights do not fit int2"),
+    (dict(w_dtype=B(), weights=np.zeros((6, 12), dtype=np.int64)), r"MVAU 'fc0': weights do not fit bipolar"),
+    (dict(out_dtype=I(8)), r"MVAU 'fc0': without thresholds out_dtype must be acc_dtype=int7, not int8"),
+    (dict(acc_dtype=I(63), out_dtype=I(63)), r"MVAU 'fc0': a int63 accumulator is wider than the 62 bits hwgen supports"),
+    (dict(out_dtype=U(2), thresholds=np.zeros((5, 3), dtype=np.int64)), r"MVAU 'fc0': thresholds must have shape \(6, n\), not \(5, 3\)"),
+    (dict(out_dtype=U(2), thresholds=np.tile([0, 2, 1], (6, 1))), r"MVAU 'fc0': thresholds must be sorted ascending"),
+    (dict(out_dtype=U(2), thresholds=np.tile([0, 1, 64], (6, 1))), r"MVAU 'fc0': thresholds in \[0, 64\] do not fit int7"),
+    (dict(out_dtype=B(), thresholds=np.zeros((6, 2), dtype=np.int64), out_min=-1), r"a bipolar output needs exactly 1 threshold"),
+    (dict(out_dtype=B(), thresholds=np.zeros((6, 1), dtype=np.int64), out_min=0), r"a bipolar output needs exactly 1 threshold"),
+    (dict(out_dtype=U(2), thresholds=np.zeros((6, 4), dtype=np.int64)), r"MVAU 'fc0': outputs 0..4 do not fit uint2"),
+    (dict(out_dtype=I(2), thresholds=np.zeros((6, 1), dtype=np.int64), out_min=-3), r"MVAU 'fc0': outputs -3..-2 do not fit int2"),
+])
+def test_mvau_parameter_errors(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        small_mvau(**kwargs)
+
+
+def test_mvau_every_fold_that_divides_is_accepted_and_refolds():
+    for simd in divisors(12):
+        for pe in divisors(6):
+            layer = small_mvau(simd=simd, pe=pe)
+            assert (layer.in_elems, layer.out_elems) == (simd, pe)
+    layer = small_mvau()
+    assert (layer.refold(simd=6).simd, layer.refold(simd=6).pe) == (6, 3)
+    assert (layer.refold(pe=2).simd, layer.refold(pe=2).pe) == (4, 2)
+    with pytest.raises(ValueError, match="simd=5 must be a divisor"):
+        layer.refold(simd=5)
+    layer = small_mvau(vectors=3)
+    assert (layer.frame_in, layer.frame_out) == (36, 18)

@@ -1,4 +1,4 @@
-"""Insert width converters where a producer's word size differs from its consumer's."""
+"""Insert width converters where a producer's word size differs from its consumer's (after every folding)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from hwgen.estimate import cycles, resources
 from hwgen.ir import reference
 from hwgen.ir.layers import MaxPool
 from tests.conftest import random_values
-from tests.csim.test_swg import check_layer, check_schedule, naive_windows
+from tests.kinds.test_swg import check_layer, check_schedule, naive_windows
 
 I, U, B = DataType.int, DataType.uint, DataType.bipolar
 
