@@ -1,7 +1,7 @@
 """FIFO sizing without RTL simulation: a token-level model of the streaming pipeline.
 
 Every layer is one pipelined loop at II=1 whose iterations read and write stream words on a
-fixed schedule (an MVAU reads its input words during the first neuron fold and writes one word
+fixed schedule, its kind's `schedule` (hwgen.kinds: an MVAU reads its input words during the first neuron fold and writes one word
 per SF iterations; a DWC reads one word per RATIO iterations or writes one; ...). With input
 frames arriving once per bottleneck period T (the rate the pipeline sustains) and unbounded
 FIFOs, iteration k of a layer starts at
@@ -24,77 +24,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from functools import singledispatch
 from typing import NamedTuple
 
 import numpy as np
 
 from hwgen.estimate.cycle_model import cycles
 from hwgen.ir.graph import DataflowGraph
-from hwgen.ir.layers import DWC, MVAU, SWG, MaxPool, Thresholding
-from hwgen.kinds.window import window_blocks
+from hwgen.kinds import kind_of
 
 MIN_DEPTH = 2
 SIMULATED_FRAMES = 3
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """One frame of a layer's loop: which iterations read a word and which write one."""
-
-    reads: np.ndarray  # bool per iteration
-    writes: np.ndarray
-
-
-@singledispatch
-def schedule(layer) -> Schedule:
-    raise NotImplementedError(f"no stream schedule for layer kind {type(layer).__name__}")
-
-
-@schedule.register
-def _(layer: MVAU) -> Schedule:
-    sf, nf = layer.mw // layer.simd, layer.mh // layer.pe
-    it = np.arange(layer.vectors * nf * sf)
-    return Schedule(reads=(it // sf) % nf == 0, writes=it % sf == sf - 1)
-
-
-@schedule.register
-def _(layer: Thresholding) -> Schedule:
-    n = cycles(layer)
-    return Schedule(np.ones(n, bool), np.ones(n, bool))
-
-
-@schedule.register
-def _(layer: DWC) -> Schedule:
-    n = cycles(layer)
-    it = np.arange(n)
-    if layer.in_elems > layer.out_elems:  # split: one wide read, then RATIO narrow writes
-        ratio = layer.in_elems // layer.out_elems
-        return Schedule(it % ratio == 0, np.ones(n, bool))
-    ratio = layer.out_elems // layer.in_elems
-    return Schedule(np.ones(n, bool), it % ratio == ratio - 1)
-
-
-def _window_schedule(layer: SWG | MaxPool, window_elems: int) -> Schedule:
-    """swg.hpp / maxpool.hpp: block -1 only reads; block oy reads its first `reads` iterations and
-    walks windows in its first `ops`, writing a word every `window_elems` of them."""
-    reads, ops = window_blocks(layer)
-    lengths = np.concatenate([reads[:1], np.maximum(reads[1:], ops)])
-    keep = lengths > 0  # a block -1 without rows is skipped
-    reads, lengths, is_window = reads[keep], lengths[keep], np.arange(len(keep))[keep] > 0
-    it = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)  # iteration within its block
-    in_window = np.repeat(is_window, lengths) & (it < ops)
-    return Schedule(reads=it < np.repeat(reads, lengths), writes=in_window & (it % window_elems == window_elems - 1))
-
-
-@schedule.register
-def _(layer: SWG) -> Schedule:
-    return _window_schedule(layer, 1)
-
-
-@schedule.register
-def _(layer: MaxPool) -> Schedule:
-    return _window_schedule(layer, layer.k_h * layer.k_w)
 
 
 @dataclass(frozen=True)
@@ -117,21 +56,8 @@ class Node:
 
     @staticmethod
     def of(layer) -> "Node":
-        s = schedule(layer)
+        s = kind_of(layer).schedule(layer)
         return Node(layer.name, (s.reads,), (s.writes,))
-
-
-def fork(name: str, words: int, ways: int = 2) -> Node:
-    """A stream duplicator: every iteration reads a word and writes it to each of `ways` outputs."""
-    every = np.ones(words, bool)
-    return Node(name, (every,), (every,) * ways)
-
-
-def join(name: str, words: int, ways: int = 2) -> Node:
-    """Element-wise addition (or concatenation) of aligned streams: every iteration reads a word of
-    each of `ways` inputs and writes one."""
-    every = np.ones(words, bool)
-    return Node(name, (every,) * ways, (every,))
 
 
 class Edge(NamedTuple):

@@ -4,7 +4,8 @@ A layer kind is one module of hwgen.kinds: its IR dataclass (a frozen, validated
 functions of one layer: what it computes (`reference`), how long it takes (`cycles`), what it costs
 (`resources`, and FINN's estimate of it, `finn_resources`), how it renders (`context`, read by the
 top template), how the report shows it (`describe`), which folding parameter sets its stream words
-(`words`). `LayerKind` names those parts; hwgen.kinds.KINDS lists one per kind, and every stage
+(`words`), and which iterations of its loop read and write a stream word (`schedule`, the FIFO
+model's view of it, hwgen.fifo). `LayerKind` names those parts; hwgen.kinds.KINDS lists one per kind, and every stage
 finds a layer's parts through `kind_of(layer)`.
 """
 
@@ -67,6 +68,20 @@ class LayerContext:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """One frame of a layer's loop, as the FIFO model (hwgen.fifo) sees it: which iterations read a
+    stream word and which write one (bool per iteration; as many iterations as `cycles`)."""
+
+    reads: np.ndarray
+    writes: np.ndarray
+
+
+def every_iteration(n: int) -> Schedule:
+    """A loop that reads and writes a word in each of its n iterations (an element-wise layer)."""
+    return Schedule(np.ones(n, bool), np.ones(n, bool))
+
+
+@dataclass(frozen=True)
 class LayerKind:
     """The parts of one layer kind; `layer` is its IR dataclass, whose class name is the kind's name."""
 
@@ -78,6 +93,7 @@ class LayerKind:
     context: Callable[[Any], LayerContext]  # template context
     describe: Callable[[Any], Description]  # report row
     words: Callable[[Any], tuple[Word, ...]]  # (input word, output word); () where no folding parameter sets them
+    schedule: Callable[[Any], Schedule]  # the iterations of one frame that read / write a stream word (FIFO sizing)
     kernel: str  # header in hls_templates/kernels/ declaring the kernel function
     finn_op_types: tuple[str, ...]  # FINN node op types of the same layer (folding files name nodes by them)
     fold_params: tuple[str, ...]  # the folding parameters a folding file may set (FINN's names); () for none

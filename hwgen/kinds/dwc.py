@@ -12,7 +12,7 @@ import numpy as np
 
 from hwgen.datatypes import DataType
 from hwgen.hw import Resources
-from hwgen.kinds.base import Description, LayerContext, LayerKind, check_divides
+from hwgen.kinds.base import Description, LayerContext, LayerKind, Schedule, check_divides
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,6 +98,17 @@ def example() -> DWC:
     return DWC(name="DWC_0", elems=24, in_elems=4, out_elems=2, dtype=DataType.int(3))
 
 
+def schedule(layer: DWC) -> Schedule:
+    """dwc.hpp: a split reads one wide word, then writes RATIO narrow ones; a join reads RATIO, then writes one."""
+    n = cycles(layer)
+    it = np.arange(n)
+    if layer.in_elems > layer.out_elems:
+        ratio = layer.in_elems // layer.out_elems
+        return Schedule(it % ratio == 0, np.ones(n, bool))
+    ratio = layer.out_elems // layer.in_elems
+    return Schedule(np.ones(n, bool), it % ratio == ratio - 1)
+
+
 KIND = LayerKind(layer=DWC, reference=reference, cycles=cycles, resources=resources, finn_resources=finn_resources,
-                 context=context, describe=describe, words=words, kernel="dwc.hpp",
+                 context=context, describe=describe, words=words, schedule=schedule, kernel="dwc.hpp",
                  finn_op_types=("StreamingDataWidthConverter",), fold_params=(), example=example)

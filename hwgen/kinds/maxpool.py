@@ -9,7 +9,7 @@ import numpy as np
 from hwgen.datatypes import DataType
 from hwgen.hw import Resources
 from hwgen.kinds import window
-from hwgen.kinds.base import Description, LayerContext, LayerKind, Word, check_divides
+from hwgen.kinds.base import Description, LayerContext, LayerKind, Schedule, Word, check_divides
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,6 +85,10 @@ def example() -> MaxPool:
                    pe=2, dtype=DataType.uint(4))
 
 
+def schedule(layer: MaxPool) -> Schedule:
+    return window.schedule(layer, layer.k_h * layer.k_w)  # a word per window
+
+
 KIND = LayerKind(layer=MaxPool, reference=reference, cycles=window.cycles, resources=resources, finn_resources=finn_resources,
-                 context=context, describe=describe, words=words, kernel="maxpool.hpp",
+                 context=context, describe=describe, words=words, schedule=schedule, kernel="maxpool.hpp",
                  finn_op_types=("StreamingMaxPool",), fold_params=("PE",), example=example)

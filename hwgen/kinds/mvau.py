@@ -15,6 +15,7 @@ from hwgen.kinds.base import (
     Description,
     LayerContext,
     LayerKind,
+    Schedule,
     Word,
     check_divides,
     check_thresholds,
@@ -281,6 +282,14 @@ def example() -> MVAU:
                 thresholds=np.tile([-3, 0, 4], (6, 1)), out_min=0, vectors=2)
 
 
+def schedule(layer: MVAU) -> Schedule:
+    """mvau.hpp: the input words are read during the first neuron fold (and kept); a word of PE
+    outputs is written at the end of every SF iterations."""
+    sf, nf = layer.mw // layer.simd, layer.mh // layer.pe
+    it = np.arange(layer.vectors * nf * sf)
+    return Schedule(reads=(it // sf) % nf == 0, writes=it % sf == sf - 1)
+
+
 KIND = LayerKind(layer=MVAU, reference=reference, cycles=cycles, resources=resources, finn_resources=finn_resources,
-                 context=context, describe=describe, words=words, kernel="mvau.hpp",
+                 context=context, describe=describe, words=words, schedule=schedule, kernel="mvau.hpp",
                  finn_op_types=("MVAU", "MatrixVectorActivation"), fold_params=("PE", "SIMD"), example=example)

@@ -10,7 +10,7 @@ import numpy as np
 from hwgen.datatypes import DataType, Kind
 from hwgen.hw import RamStyle, Resources, memory_kind
 from hwgen.kinds import window
-from hwgen.kinds.base import Description, LayerContext, LayerKind, Word, check_divides
+from hwgen.kinds.base import Description, LayerContext, LayerKind, Schedule, Word, check_divides
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,6 +111,10 @@ def example() -> SWG:
                simd=2, dtype=DataType.int(3))
 
 
+def schedule(layer: SWG) -> Schedule:
+    return window.schedule(layer, 1)  # a word per window element
+
+
 KIND = LayerKind(layer=SWG, reference=reference, cycles=window.cycles, resources=resources, finn_resources=finn_resources,
-                 context=context, describe=describe, words=words, kernel="swg.hpp",
+                 context=context, describe=describe, words=words, schedule=schedule, kernel="swg.hpp",
                  finn_op_types=("ConvolutionInputGenerator",), fold_params=("PE", "SIMD"), example=example)

@@ -13,9 +13,11 @@ from hwgen.kinds.base import (
     Description,
     LayerContext,
     LayerKind,
+    Schedule,
     Word,
     check_divides,
     check_thresholds,
+    every_iteration,
     out_min_code,
     param,
     threshold,
@@ -120,6 +122,10 @@ def example() -> Thresholding:
                         thresholds=np.tile([-2, 0, 3], (10, 1)), out_min=0, vectors=3)
 
 
+def schedule(layer: Thresholding) -> Schedule:
+    return every_iteration(cycles(layer))
+
+
 KIND = LayerKind(layer=Thresholding, reference=reference, cycles=cycles, resources=resources, finn_resources=finn_resources,
-                 context=context, describe=describe, words=words, kernel="thresholding.hpp",
+                 context=context, describe=describe, words=words, schedule=schedule, kernel="thresholding.hpp",
                  finn_op_types=("Thresholding",), fold_params=("PE",), example=example)

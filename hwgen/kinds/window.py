@@ -8,6 +8,7 @@ import numpy as np
 
 from hwgen.datatypes import DataType
 from hwgen.hw import Resources, memory
+from hwgen.kinds.base import Schedule
 
 
 def check_window(layer: str, ifm_h: int, ifm_w: int, channels: int, k_h: int, k_w: int,
@@ -101,6 +102,18 @@ def window_blocks(layer: Window) -> tuple[np.ndarray, int]:
 def cycles(layer: Window) -> int:
     reads, ops = window_blocks(layer)
     return int(reads[0] + np.maximum(reads[1:], ops).sum())
+
+
+def schedule(layer: Window, window_elems: int) -> Schedule:
+    """swg.hpp / maxpool.hpp: block 0 only reads; block 1 + oy reads in its first `reads` iterations
+    and walks windows in its first `ops`, writing a word every `window_elems` of them."""
+    reads, ops = window_blocks(layer)
+    lengths = np.concatenate([reads[:1], np.maximum(reads[1:], ops)])
+    keep = lengths > 0  # a block 0 without rows is skipped
+    reads, lengths, is_window = reads[keep], lengths[keep], np.arange(len(keep))[keep] > 0
+    it = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)  # iteration within its block
+    in_window = np.repeat(is_window, lengths) & (it < ops)
+    return Schedule(reads=it < np.repeat(reads, lengths), writes=in_window & (it % window_elems == window_elems - 1))
 
 
 def line_buffer_shape(layer: Window) -> tuple[int, int]:

@@ -3,7 +3,7 @@
 Every kernel carries a probe (C-sim only) that counts the iterations of its pipelined loop and,
 while tracing, records the iteration at which each stream word is read and written. At II=1 the
 count is the layer's cycles: hwgen.estimate.cycles(layer) * frames must equal it, and the traced
-iterations must be exactly those hwgen.fifo.schedule(layer) says read and write, frame after frame.
+iterations must be exactly those the kind's schedule(layer) says read and write, frame after frame.
 Designs with MVAUs are compiled with the exact (synthesis) arithmetic: the fast path has no loop.
 The slow sweep over every producer/consumer folding (tests/csim/test_dwc.py) checks the same.
 """

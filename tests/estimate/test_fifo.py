@@ -15,8 +15,6 @@ from hwgen.fifo import (
     BlockingModel,
     Node,
     chain_streams,
-    fork,
-    join,
     run_blocking,
     shrink_streams,
     size_fifos,
@@ -27,6 +25,19 @@ from hwgen.ir.layers import MVAU, SWG, MaxPool
 from tests.conftest import chain
 
 U = DataType.uint
+
+
+def fork(name: str, words: int, ways: int = 2) -> Node:
+    """A stream duplicator: every iteration reads a word and writes it to each of `ways` outputs."""
+    every = np.ones(words, bool)
+    return Node(name, (every,), (every,) * ways)
+
+
+def join(name: str, words: int, ways: int = 2) -> Node:
+    """An element-wise addition (or concatenation) of aligned streams: every iteration reads a word of
+    each of `ways` inputs and writes one."""
+    every = np.ones(words, bool)
+    return Node(name, (every,) * ways, (every,))
 
 
 def mvau(name, mw, mh, simd, pe, vectors=1):

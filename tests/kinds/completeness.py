@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from hwgen.hw import Resources
-from hwgen.kinds.base import Description, LayerContext, LayerKind, Word
+from hwgen.kinds.base import Description, LayerContext, LayerKind, Schedule, Word
 from hwgen.resources import kernels
 
 TESTS = Path(__file__).resolve().parent  # tests/kinds: test_<module>.py per kind
-FUNCTIONS = ("reference", "cycles", "resources", "finn_resources", "context", "describe", "words", "example")
+FUNCTIONS = ("reference", "cycles", "resources", "finn_resources", "context", "describe", "words", "schedule", "example")
 FOLD_PARAMS = {"PE", "SIMD"}
 
 
@@ -31,12 +30,11 @@ def random_inputs(layer, frames: int, seed: int = 0) -> np.ndarray:
     return rng.integers(dtype.min, dtype.max + 1, size=(frames, layer.frame_in))
 
 
-def missing_parts(kind: LayerKind, schedule: Callable | None, kernel_dirs: tuple[Path, ...] = (), tests: Path = TESTS) -> list[str]:
+def missing_parts(kind: LayerKind, kernel_dirs: tuple[Path, ...] = (), tests: Path = TESTS) -> list[str]:
     """Every part of `kind` that is absent or inconsistent, by name ([] for a complete kind).
 
-    `schedule`: the FIFO model's schedule function for the kind's layers (hwgen.fifo.schedule, until it
-    becomes a part of LayerKind), None when there is none. `kernel_dirs`: where the kind's kernel may be
-    besides hls_templates/kernels/; `tests`: where its test file test_<module>.py must be.
+    `kernel_dirs`: where the kind's kernel may be besides hls_templates/kernels/; `tests`: where its test
+    file test_<module>.py must be.
     """
     problems = []
     for name in FUNCTIONS:
@@ -57,7 +55,7 @@ def missing_parts(kind: LayerKind, schedule: Callable | None, kernel_dirs: tuple
     if not isinstance(layer, kind.layer):
         return problems + ["example"]
     problems += _kernel_problems(kind, layer, kernel_dirs)
-    problems += _behaviour_problems(kind, layer, schedule, problems)
+    problems += _behaviour_problems(kind, layer, problems)
     return problems
 
 
@@ -74,7 +72,7 @@ def _kernel_problems(kind: LayerKind, layer, kernel_dirs: tuple[Path, ...]) -> l
     return []
 
 
-def _behaviour_problems(kind: LayerKind, layer, schedule: Callable | None, absent: list[str]) -> list[str]:
+def _behaviour_problems(kind: LayerKind, layer, absent: list[str]) -> list[str]:
     """The example through every part, with results that agree with the layer and with each other."""
     problems = []
     if "reference" not in absent:
@@ -103,11 +101,9 @@ def _behaviour_problems(kind: LayerKind, layer, schedule: Callable | None, absen
                                 and (words[0].elems, words[1].elems) == (layer.in_elems, layer.out_elems)
                                 and all(w.dim % w.elems == 0 and w.param in kind.fold_params for w in words)):
             problems.append("words")
-    if schedule is None:
-        problems.append("schedule")
-    elif n is not None:
-        s = schedule(layer)
-        if not (len(s.reads) == len(s.writes) == n and s.reads.sum() == layer.frame_in // layer.in_elems
+    if "schedule" not in absent and n is not None:
+        s = kind.schedule(layer)
+        if not (isinstance(s, Schedule) and len(s.reads) == len(s.writes) == n and s.reads.sum() == layer.frame_in // layer.in_elems
                 and s.writes.sum() == layer.frame_out // layer.out_elems):
             problems.append("schedule")
     return problems

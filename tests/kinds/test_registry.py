@@ -26,7 +26,7 @@ from hwgen.ir import reference
 from hwgen.ir.graph import DataflowGraph, HostInput, HostOutput
 from hwgen.ir.layers import FOLDABLE_KINDS, LAYER_KINDS
 from hwgen.kinds import KINDS, kernels, kind_of
-from hwgen.kinds.base import divisors
+from hwgen.kinds.base import divisors, every_iteration
 from hwgen.resources import kernels as kernel_dir
 from tests.kinds.completeness import FUNCTIONS, missing_parts, unregistered
 
@@ -37,16 +37,9 @@ except Exception:  # noqa: BLE001  (no g++ or no hls4ml headers: the C-sim part 
     HAVE_CSIM = False
 
 
-def schedule_of(kind):
-    """The FIFO model's schedule for the kind's layers: hwgen.fifo.schedule's entry (None without one).
-    It becomes a part of LayerKind once fifo.py's rewrite has landed."""
-    registered = fifo.schedule.dispatch(kind.layer)
-    return None if registered is fifo.schedule.registry[object] else registered
-
-
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.name)
 def test_every_registered_kind_is_complete(kind):
-    assert missing_parts(kind, schedule_of(kind)) == []
+    assert missing_parts(kind) == []
 
 
 def test_every_kind_module_is_registered_once():
@@ -101,7 +94,7 @@ import numpy as np
 
 from hwgen.datatypes import DataType
 from hwgen.hw import Resources
-from hwgen.kinds.base import Description, LayerContext, LayerKind, check_divides
+from hwgen.kinds.base import Description, LayerContext, LayerKind, check_divides, every_iteration
 
 
 @dataclass(frozen=True, eq=False)
@@ -155,16 +148,13 @@ def example():
     return PassThrough(name="PassThrough_0", elems=12, word=3, dtype=DataType.int(4))
 
 
-def schedule(layer):  # the FIFO model's (hwgen.fifo), a part of LayerKind after fifo.py's rewrite
-    from hwgen.fifo import Schedule
-
-    n = cycles(layer)
-    return Schedule(np.ones(n, bool), np.ones(n, bool))
+def schedule(layer):  # every iteration reads a word and writes it
+    return every_iteration(cycles(layer))
 
 
 KIND = LayerKind(layer=PassThrough, reference=reference, cycles=cycles, resources=resources, finn_resources=finn_resources,
-                 context=context, describe=describe, words=words, kernel="passthrough.hpp", finn_op_types=(), fold_params=(),
-                 example=example)
+                 context=context, describe=describe, words=words, schedule=schedule, kernel="passthrough.hpp", finn_op_types=(),
+                 fold_params=(), example=example)
 '''
 
 KERNEL = """\
@@ -197,8 +187,7 @@ void passthrough(hls::stream<ap_uint<BITS> >& in, hls::stream<ap_uint<BITS> >& o
 
 @pytest.fixture
 def passthrough(tmp_path, monkeypatch):
-    """The new kind's four pieces: its module, its kernel, its test file, its registry line (and, until the
-    FIFO model's schedule joins LayerKind, its schedule registered with hwgen.fifo.schedule)."""
+    """The new kind's four pieces: its module, its kernel, its test file, its registry line."""
     (tmp_path / "kernels").mkdir()
     (tmp_path / "kernels" / "passthrough.hpp").write_text(KERNEL)
     (tmp_path / "tests").mkdir()
@@ -207,18 +196,17 @@ def passthrough(tmp_path, monkeypatch):
     spec = importlib.util.spec_from_file_location("passthrough", tmp_path / "passthrough.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    fifo.schedule.register(module.PassThrough, module.schedule)
     monkeypatch.setattr(hwgen.kinds, "KINDS", KINDS + (module.KIND,))  # the registry line
     return module, tmp_path
 
 
-def check(kind, tmp_path, schedule):
-    return missing_parts(kind, schedule, kernel_dirs=(tmp_path / "kernels",), tests=tmp_path / "tests")
+def check(kind, tmp_path):
+    return missing_parts(kind, kernel_dirs=(tmp_path / "kernels",), tests=tmp_path / "tests")
 
 
 def test_a_new_kind_is_complete_with_its_four_pieces(passthrough):
     module, tmp = passthrough
-    assert check(module.KIND, tmp, module.schedule) == []
+    assert check(module.KIND, tmp) == []
     assert unregistered([module], hwgen.kinds.KINDS) == []
     assert "passthrough.hpp" in kernels()  # the top includes it
 
@@ -226,30 +214,30 @@ def test_a_new_kind_is_complete_with_its_four_pieces(passthrough):
 @pytest.mark.parametrize("part", FUNCTIONS)
 def test_the_completeness_check_names_a_missing_function(passthrough, part):
     module, tmp = passthrough
-    assert check(dataclasses.replace(module.KIND, **{part: None}), tmp, module.schedule) == [part]
+    assert check(dataclasses.replace(module.KIND, **{part: None}), tmp) == [part]
 
 
 def test_the_completeness_check_names_each_missing_piece(passthrough):
     module, tmp = passthrough
     kind = module.KIND
-    assert check(kind, tmp, None) == ["schedule"]
-    assert check(dataclasses.replace(kind, fold_params=("SIMD", "WIDTH")), tmp, module.schedule) == ["fold_params"]
+    assert check(dataclasses.replace(kind, schedule=lambda layer: every_iteration(3)), tmp) == ["schedule"]  # 3 != its 4 cycles
+    assert check(dataclasses.replace(kind, fold_params=("SIMD", "WIDTH")), tmp) == ["fold_params"]
     (tmp / "tests" / "test_passthrough.py").unlink()
-    assert check(kind, tmp, module.schedule) == ["test file"]
+    assert check(kind, tmp) == ["test file"]
     (tmp / "tests" / "test_passthrough.py").write_text("")
     (tmp / "kernels" / "passthrough.hpp").write_text(KERNEL.replace("void passthrough(", "void pass_through("))
-    assert check(kind, tmp, module.schedule) == ["kernel function"]
+    assert check(kind, tmp) == ["kernel function"]
     (tmp / "kernels" / "passthrough.hpp").unlink()
-    assert check(kind, tmp, module.schedule) == ["kernel"]
+    assert check(kind, tmp) == ["kernel"]
     assert unregistered([module], KINDS) == ["passthrough"]  # without its registry line
 
 
 def test_a_wrong_part_is_named_too(passthrough):
     module, tmp = passthrough
     kind = module.KIND
-    assert check(dataclasses.replace(kind, cycles=lambda layer: 5), tmp, module.schedule) == ["schedule"]  # 5 != its 4 words
-    assert check(dataclasses.replace(kind, reference=lambda layer, x: x[:, :-1]), tmp, module.schedule) == ["reference"]
-    assert check(dataclasses.replace(kind, resources=lambda layer: module.Resources(LUT=-1)), tmp, module.schedule) == ["resources"]
+    assert check(dataclasses.replace(kind, cycles=lambda layer: 5), tmp) == ["schedule"]  # 5 != its 4 words
+    assert check(dataclasses.replace(kind, reference=lambda layer, x: x[:, :-1]), tmp) == ["reference"]
+    assert check(dataclasses.replace(kind, resources=lambda layer: module.Resources(LUT=-1)), tmp) == ["resources"]
 
 
 @pytest.mark.skipif(not HAVE_CSIM, reason="no C++ toolchain with the hls4ml ap_types headers")

@@ -11,9 +11,10 @@ import pytest
 from hwgen.csim.simulate import Simulation
 from hwgen.datatypes import DataType
 from hwgen.estimate import cycles, resources
-from hwgen.fifo import schedule, size_fifos
+from hwgen.fifo import size_fifos
 from hwgen.ir import reference
 from hwgen.ir.layers import MVAU, SWG
+from hwgen.kinds import kind_of
 from tests.conftest import chain, random_values
 
 I, U, B = DataType.int, DataType.uint, DataType.bipolar
@@ -67,7 +68,7 @@ def check_layer(layer, expected_fn, rng, workdir, frames=(5, 1), exact=False):
 
 
 def check_schedule(layer):
-    s = schedule(layer)
+    s = kind_of(layer).schedule(layer)
     assert len(s.reads) == len(s.writes) == cycles(layer)
     assert s.reads.sum() == layer.frame_in // layer.in_elems
     assert s.writes.sum() == layer.frame_out // layer.out_elems
