@@ -38,7 +38,7 @@ from common import THREAD_VARS, best_of, git_state, limit_threads, machine, pinn
 
 USER_ENV = limit_threads()  # before numpy is imported; subprocesses get USER_ENV back
 
-import numpy as np
+import numpy as np  # noqa: E402  (after limit_threads() on purpose: BLAS reads the thread variables when numpy loads)
 
 HIDDEN = (64, 64, 64)
 QONNX_TARGET = 10.0  # C-sim frames/s over QONNX frames/s, one core (issue target)
@@ -172,7 +172,8 @@ def exact_library(build, meta: dict):
         dirs = [hls]
     folder = build.out_dir.parent / "csim-exact"
     t0 = time.perf_counter()
-    library, _ = compile_library([hls / "top.cpp", csim / "csim.cpp"], dirs, folder / "libhwgen_csim.so", folder / "compile.log", exact=True)
+    library, _ = compile_library([hls / "top.cpp", csim / "csim.cpp"], dirs, folder / "libhwgen_csim.so", folder / "compile.log",
+                                 exact=True)
     return CSimBackend(library, meta), f"compiled with exact=True (-DHWGEN_CSIM_EXACT) in {time.perf_counter() - t0:.1f} s"
 
 
@@ -203,7 +204,8 @@ def report(r: dict) -> str:
     fps, ratio, f = t["frames_per_second"], t["ratio_to_qonnx"], t["frames"]
     g = r["git"]
     out = [f"machine: {r['machine']['cpu']}, {r['machine']['cores']} cores available",
-           f"hwgen: commit {g['commit']}" + (f", uncommitted changes in {len(g['modified'])} files: {' '.join(g['modified'])}" if g["modified"] else ""),
+           f"hwgen: commit {g['commit']}"
+           + (f", uncommitted changes in {len(g['modified'])} files: {' '.join(g['modified'])}" if g["modified"] else ""),
            "",
            f"TFC-W2A2 (784-64-64-64-10) hwgen.build: {b['seconds']:.2f} s (compile cache cold), of which "
            + ", ".join(f"{k} {v:.2f}" for k, v in b["step_seconds"].items()),
@@ -225,7 +227,8 @@ def report(r: dict) -> str:
     out += ["", f"hwgen execute, batch of {f['csim_batch']}, by stage (fastest run):",
             table([(k, f"{v * 1e3:.1f}", f"{v / total:.1%}") for k, v in st.items()], ("stage", "ms", "share"))]
     verdict = "met" if ratio["csim_execute_batch"] >= QONNX_TARGET else "NOT met"
-    out.append(f"target C-sim >= {QONNX_TARGET:g}x QONNX on one core: {verdict} ({ratio['csim_execute_batch']:.2f}x, whole host path, batch)")
+    out.append(f"target C-sim >= {QONNX_TARGET:g}x QONNX on one core: {verdict} "
+               f"({ratio['csim_execute_batch']:.2f}x, whole host path, batch)")
     a = t["qonnx_agreement"]
     out.append(f"outputs vs QONNX on {a['frames']} frames: {a['elements_differing']} of {a['elements']} elements differ, "
                f"argmax agreement {a['argmax_agreement']:.1%} (disagreements at ties: {a['argmax_disagreements_at_ties']})")
@@ -259,7 +262,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     import hwgen
 
-    results: dict = {"date": time.strftime("%Y-%m-%d"), "command": " ".join(["python", *sys.argv]), "machine": machine(), "git": git_state(),
+    results: dict = {"date": time.strftime("%Y-%m-%d"), "command": " ".join(["python", *sys.argv]), "machine": machine(),
+                     "git": git_state(),
                      "targets": {"csim_over_qonnx": QONNX_TARGET, "cli_build_seconds": CLI_TARGET_S}}
     with tempfile.TemporaryDirectory(prefix="hwgen-bench-") as tmp:
         tmp = Path(tmp)

@@ -22,10 +22,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import best_of, git_state, machine, quiet, table
-
-import numpy as np
 
 
 def build_lpyolo(folder: Path, resolution: int):
@@ -94,7 +94,8 @@ def main() -> int:
             ("Pipeline (3 threads)", n, f"{n / t_pipe:,.1f}", f"{t_seq / t_pipe:.2f}x")]
     print(table(rows, ("path", "frames", "frames/s", "vs sequential")))
     print("sequential, per frame: " + ", ".join(f"{k} {v / n * 1e3:.1f} ms" for k, v in seq_split.items()))
-    print("pipeline, per frame (each stage on its thread): " + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in best_stats.per_frame().items()))
+    print("pipeline, per frame (each stage on its thread): "
+          + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in best_stats.per_frame().items()))
     print("detections: identical on both paths")
     if args.json:
         args.json.write_text(json.dumps({

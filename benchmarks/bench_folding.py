@@ -81,7 +81,6 @@ def main(argv=None) -> int:
     from hwgen.boards import load_board
     from hwgen.frontend.load import load_qonnx
     from hwgen.lower import lower
-
     from hwgen.zoo.cnv import cnv, randomize_batchnorm
 
     board = load_board(args.board)
@@ -100,8 +99,8 @@ def main(argv=None) -> int:
 
 def estimate(graph, board, clock_mhz) -> dict:
     """Frames/s, and the resources by hwgen's model and by FINN's formulas, of a folded graph."""
-    from hwgen.estimate import cycles, resources, total_resources
     from hwgen.codegen.render import ports
+    from hwgen.estimate import cycles, resources, total_resources
     from hwgen.estimate.cycle_model import io_cycles
     from hwgen.estimate.finn import finn_resources, finn_total
     from hwgen.estimate.resource_model import SHELL, fifo_resources

@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--fifo-depths", choices=[d.value for d in FifoDepths], default=Default.fifo_depths.value,
                    help="shallow: the cheapest FIFOs with which the output comes on the same cycles as with "
                         "never-blocking ones (producers wait within their slack); never-blocking: room for every word "
-                        f"a producer sends ahead (deeper, robust to pipeline latency the model leaves out); default {Default.fifo_depths.value}")
+                        "a producer sends ahead (deeper, robust to pipeline latency the model leaves out); "
+                        f"default {Default.fifo_depths.value}")
     b.add_argument("--csim-exact", action="store_true",
                    help="C-sim in the ap_int arithmetic synthesis sees instead of plain C++ integers (slower); every "
                         "layer's loop, the MVAUs' too, is then counted and checked against the cycle model")
@@ -102,7 +103,8 @@ def cmd_build(args) -> int:
 
     config = BuildConfig(model=args.model, board=args.board, out_dir=args.out, folding=args.folding,
                          target_fps=args.target_fps, utilization_cap=args.utilization_cap,
-                         fifo_depths=args.fifo_depths, csim_exact=args.csim_exact, verify_frames=args.verify_frames, seed=args.seed, clock_mhz=args.clock_mhz,
+                         fifo_depths=args.fifo_depths, csim_exact=args.csim_exact, verify_frames=args.verify_frames, seed=args.seed,
+                         clock_mhz=args.clock_mhz,
                          xilinx_settings=tuple(args.xilinx_settings), synthesize=not args.no_synth,
                          require_bitstream=args.require_bitstream, cosim=args.cosim, jobs=args.jobs,
                          allow_slow=args.allow_slow)
@@ -136,7 +138,8 @@ def cmd_csim(args) -> int:
     try:
         np.save(args.output, y)
     except OSError as exc:
-        raise HwgenError(f"cannot write {args.output} ({exc.strerror or exc})", hint="check that its folder exists and is writable") from None
+        raise HwgenError(f"cannot write {args.output} ({exc.strerror or exc})",
+                         hint="check that its folder exists and is writable") from None
     print(f"{len(y)} frames -> {args.output} {y.shape} {y.dtype}")
     return 0
 
@@ -148,7 +151,8 @@ def cmd_boards(args) -> int:
     for name in board_names():
         b = load_board(name)
         r = b.resources
-        print(f"{name:<12}{b.part:<24}{r['LUT']:>9,}{r['FF']:>9,}{r['BRAM36']:>8}{r['URAM']:>6}{r['DSP']:>6}{b.clock_mhz:>6g}  {b.description}")
+        print(f"{name:<12}{b.part:<24}{r['LUT']:>9,}{r['FF']:>9,}{r['BRAM36']:>8}{r['URAM']:>6}{r['DSP']:>6}"
+              f"{b.clock_mhz:>6g}  {b.description}")
     return 0
 
 

@@ -181,7 +181,8 @@ def _explain(model, x: np.ndarray, ours: np.ndarray, step: np.ndarray, frames: l
             y64, ties = qonnx_float64(model, x[f : f + 1], model64)
         except Exception as exc:  # noqa: BLE001  (an op onnxruntime cannot run in float64, say): the difference stays unexplained
             out["frames"][f] = {"output": None}
-            out["errors"].append(f"frame {f}: QONNX could not run in float64 ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})")
+            out["errors"].append(f"frame {f}: QONNX could not run in float64 "
+                                 f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})")
             unexplained_frames += 1
             continue
         y64 = y64.reshape(-1)

@@ -61,8 +61,10 @@ def test_an_unexpected_exception_is_an_internal_error(tmp_path, capsys, monkeypa
     assert code == EXIT_INTERNAL_ERROR == 3
     assert "Traceback" not in stderr + stdout
     lines = stderr.splitlines()
-    assert lines[0] == f"error: internal error in build step {step!r}: {kind.__name__}: " + ("'injected fault 42'" if kind is KeyError else "injected fault 42")
-    assert len(lines) == 2 and lines[1].startswith("  hint: this is a bug in hwgen, not a problem with your model or options: please report it")
+    assert lines[0] == (f"error: internal error in build step {step!r}: {kind.__name__}: "
+                        + ("'injected fault 42'" if kind is KeyError else "injected fault 42"))
+    assert len(lines) == 2
+    assert lines[1].startswith("  hint: this is a bug in hwgen, not a problem with your model or options: please report it")
     log = out / "report" / "internal_error.log"
     assert f"attaching {log} and {out / 'hwgen.json'}" in lines[1]
     text = log.read_text()
@@ -91,7 +93,8 @@ def test_the_node_or_layer_is_named(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(summary, "resources", resources)
     code, _, stderr = run_cli(capsys, "--out", tmp_path / "b", "--no-synth", "--verify-frames", "4")
-    assert code == 3 and stderr.startswith("error: layer 'MVAU_0' (MVAU): internal error in build step 'estimate': KeyError: 'MVAU_0'"), stderr
+    assert code == 3
+    assert stderr.startswith("error: layer 'MVAU_0' (MVAU): internal error in build step 'estimate': KeyError: 'MVAU_0'"), stderr
 
 
 def test_where_is_named_from_parameters_not_from_leftover_loop_variables():

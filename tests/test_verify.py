@@ -103,7 +103,8 @@ def test_float64_conv_equals_onnx_reference(attrs):
     node = _conv_node(**attrs)
     graph = helper.make_graph([node], "conv", [helper.make_tensor_value_info(n, TensorProto.DOUBLE, None) for n in "xwb"],
                               [helper.make_tensor_value_info("y", TensorProto.DOUBLE, None)])
-    expected = ReferenceEvaluator(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])).run(None, {"x": x, "w": w, "b": b})[0]
+    reference = ReferenceEvaluator(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))
+    expected = reference.run(None, {"x": x, "w": w, "b": b})[0]
     got = _conv2d(node, {"x": x, "w": w, "b": b})
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
@@ -178,7 +179,8 @@ def test_a_tie_in_a_hidden_layer_carried_two_steps_fails_as_a_tie(tmp_path):
     with pytest.raises(HwgenError) as info:
         hwgen.build(path, out_dir=tmp_path / "build", synthesize=False)
     message = str(info.value)
-    assert f"in {len(frames)} of 100 output elements beyond rounding ties ({len(frames)} more than one quantization step apart, 0 " in message
+    assert (f"in {len(frames)} of 100 output elements beyond rounding ties "
+            f"({len(frames)} more than one quantization step apart, 0 ") in message
     level = np.sign(acc[frames[0], 0]) * 3  # hidden level: float64 3, QONNX's float32 4 (sign alike)
     assert (f"frame {frames[0]}, output element 0: accelerator {-2 * level:g}, QONNX {-2 * (level + np.sign(level)):g} "
             f"(2 steps apart; QONNX in float64: {-2 * level:g})") in message
@@ -215,7 +217,8 @@ def test_a_threshold_moved_by_one_fails_naming_the_position(tmp_path, monkeypatc
         hwgen.build(path, out_dir=out, synthesize=False)
     message = str(info.value)
     assert "in 1 of 300 output elements beyond rounding ties" in message, message
-    assert f"frame {frame}, output element {c}: accelerator {level - 1:g}, QONNX {level:g} (1 step apart; QONNX in float64: {level:g})" in message
+    assert (f"frame {frame}, output element {c}: accelerator {level - 1:g}, QONNX {level:g} "
+            f"(1 step apart; QONNX in float64: {level:g})") in message
     record = json.loads((out / "hwgen.json").read_text())
     assert (record["status"], record["step"]) == ("failed", "verify")
     assert not (out / "deploy" / "accelerator.json").exists()

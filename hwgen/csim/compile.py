@@ -127,7 +127,8 @@ def compile_library(sources: list[Path], include_dirs: list[Path], output: Path,
         cmd, err, code = failed[0]
         errors = [l for l in err.splitlines() if "error" in l][:15] or err.splitlines()[-15:]
         raise ToolError(f"g++ failed to compile the C simulation (exit {code}):\n" + "\n".join(errors),
-                        where=str(log), hint="this is a bug in hwgen's generated code if the model was accepted; please report it with the log")
+                        where=str(log),
+                        hint="this is a bug in hwgen's generated code if the model was accepted; please report it with the log")
     os.replace(building, output)
     _install(output, cached)
     return output, False

@@ -57,7 +57,8 @@ class CSimBackend:
         found = (self.lib.hwgen_in_bus(), self.lib.hwgen_in_words(), self.lib.hwgen_out_bus(), self.lib.hwgen_out_words())
         expected = (i["bus"], i["words"], o["bus"], o["words"])
         if found != expected:
-            raise RuntimeError(f"C-sim library {library} has ports (in bus, in words, out bus, out words) {found}, the metadata says {expected}: rebuild")
+            raise RuntimeError(f"C-sim library {library} has ports (in bus, in words, out bus, out words) {found}, "
+                               f"the metadata says {expected}: rebuild")
         self.in_bytes = i["words"] * i["bus"] // 8
         self.out_bytes = o["words"] * o["bus"] // 8
         self.out_word_bytes = o["bus"] // 8

@@ -51,13 +51,15 @@ def load_qonnx(path: str | Path):
             hint="export with a fixed-size example input, e.g. torch.zeros(1, C, H, W)",
         )
     if shape[0] != 1:
-        raise UnsupportedModelError(f"input {inputs[0].name!r} must have batch size 1, not {shape[0]}", hint="export with a batch-1 example input; hwgen streams batches itself")
+        raise UnsupportedModelError(f"input {inputs[0].name!r} must have batch size 1, not {shape[0]}",
+                                    hint="export with a batch-1 example input; hwgen streams batches itself")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = cleanup_model(ModelWrapper(proto))
     except Exception as exc:
-        raise HwgenError(f"QONNX could not clean up {path} ({type(exc).__name__}: {_first_line(exc)})", hint="check that the model runs with qonnx's execute_onnx") from None
+        raise HwgenError(f"QONNX could not clean up {path} ({type(exc).__name__}: {_first_line(exc)})",
+                         hint="check that the model runs with qonnx's execute_onnx") from None
     return model
 
 

@@ -161,7 +161,8 @@ def write_scripts(build_dir: Path, board: Board, design: Design, clock_mhz: floa
                   board_repo: Path | None = None) -> dict:
     """Write hls/hls.tcl, vivado/bd.tcl and, with `cosim`, csim/cosim_tb.cpp + its .bin vectors.
 
-    design: what hwgen.codegen.render.render returned (its input and output ports give the stream widths). vectors: (packed input bytes (frames, in bytes), expected output bytes (frames, out bytes)),
+    design: what hwgen.codegen.render.render returned (its input and output ports give the stream widths).
+    vectors: (packed input bytes (frames, in bytes), expected output bytes (frames, out bytes)),
     as the DMA moves them; needed with cosim. jobs: Vivado's parallel jobs. board_repo: a folder of
     Vivado board files added to board.repoPaths (boards Vivado does not ship, e.g. PYNQ-Z2).
 

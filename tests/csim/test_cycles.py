@@ -88,7 +88,8 @@ def test_fast_mvau_reports_its_trip_count_but_no_trace(tmp_path):
     sim.backend.trace()
     sim.run(random_values(rng, layer.in_dtype, (2, layer.frame_in)))
     assert sim.backend.iterations(layer.name) == 2 * cycles(layer)
-    with pytest.raises(RuntimeError, match="MVAU_0 ran the C-sim fast path, which has no loop to trace: compile the library with exact=True"):
+    with pytest.raises(RuntimeError,
+                       match="MVAU_0 ran the C-sim fast path, which has no loop to trace: compile the library with exact=True"):
         sim.backend.traced(layer.name)
 
 

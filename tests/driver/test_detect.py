@@ -9,7 +9,17 @@ import numpy as np
 import pytest
 
 from hwgen.driver.detect import (
-    LPYOLO_ANCHORS, Detections, Detector, Letterbox, Pipeline, box_iou, decode, letterbox, nms, resize_bilinear, select,
+    LPYOLO_ANCHORS,
+    Detections,
+    Detector,
+    Letterbox,
+    Pipeline,
+    box_iou,
+    decode,
+    letterbox,
+    nms,
+    resize_bilinear,
+    select,
 )
 
 

@@ -56,7 +56,8 @@ def random_case(rng, dtype, bits, signed, narrow, per_channel: bool, pow2_scale:
 
 
 @pytest.mark.parametrize("mode", QONNX_MODES)
-@pytest.mark.parametrize("signed,narrow", [(True, False), (True, True), (False, False), (False, True)], ids=["int", "int-narrow", "uint", "uint-narrow"])
+@pytest.mark.parametrize("signed,narrow", [(True, False), (True, True), (False, False), (False, True)],
+                         ids=["int", "int-narrow", "uint", "uint-narrow"])
 def test_quant_int_float32_equals_qonnx(monkeypatch, mode, signed, narrow):
     """The host's input quantization (float32) must reproduce QONNX's Quant exactly."""
     rng = np.random.default_rng(QONNX_MODES.index(mode) * 10 + 2 * signed + narrow)
@@ -173,7 +174,8 @@ def test_one_bit_signed_quant_is_bipolar_like_qonnx():
          "rounding_mode": "ROUND"}
     levels = quant_int(x, q, np.float32)
     np.testing.assert_array_equal(levels, [-1, -1, 1, 1, 1])
-    np.testing.assert_array_equal(levels * np.float32(0.5), qonnx_quant(x, np.float32(0.5), np.float32(0.0), np.float32(1), True, False, "ROUND"))
+    np.testing.assert_array_equal(levels * np.float32(0.5),
+                                  qonnx_quant(x, np.float32(0.5), np.float32(0.0), np.float32(1), True, False, "ROUND"))
 
 
 def test_float_ops_by_hand():

@@ -18,7 +18,7 @@ def test_cnv(tmp_path, bits):
     from brevitas.export import export_qonnx
 
     from hwgen.frontend.load import load_qonnx
-    from hwgen.ir.layers import SWG, MaxPool, MVAU
+    from hwgen.ir.layers import MVAU, SWG, MaxPool
     from hwgen.verify import qonnx_outputs, random_inputs
     from hwgen.zoo.cnv import cnv, randomize_batchnorm
 

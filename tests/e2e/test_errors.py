@@ -243,7 +243,8 @@ def test_missing_sidecar(tmp_path, small_model):
 
 # -- folding files --------------------------------------------------------------------
 @pytest.mark.parametrize("text,match", [
-    ('{"MVAU_7": {"PE": 1, "SIMD": 1}}', r"names layers this model does not have: MVAU_7\n  hint: the model's foldable layers are MVAU_0, MVAU_1"),
+    ('{"MVAU_7": {"PE": 1, "SIMD": 1}}',
+     r"names layers this model does not have: MVAU_7\n  hint: the model's foldable layers are MVAU_0, MVAU_1"),
     ('{"MVAU_0": {"PE": 1, "SIMD": 3}}', r"MVAU 'MVAU_0': simd=3 must be a divisor of mw=10 \(valid: 1, 2, 5, 10\)"),
     ('{"MVAU_1": {"PE": 3, "SIMD": 1}}', r"MVAU 'MVAU_1': pe=3 must be a divisor of mh=4 \(valid: 1, 2, 4\)"),
     ('{"MVAU_0": {"PE": 2, "SIMD": -5}}', r"simd=-5 must be a divisor of mw=10"),

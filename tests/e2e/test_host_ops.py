@@ -86,7 +86,8 @@ def layers_bit_exact(b, out_dir, x):
 
 # -- Brevitas's own bnn_pynq models --------------------------------------------------------
 def bnn_pynq_case(tmp_path, name: str, frames: int):
-    from hwgen.zoo.bnn_pynq import INPUT_SHAPES, bnn_pynq, export as export_bnn
+    from hwgen.zoo.bnn_pynq import INPUT_SHAPES, bnn_pynq
+    from hwgen.zoo.bnn_pynq import export as export_bnn
 
     model = bnn_pynq(name, seed=1)
     path = export_bnn(model, name, tmp_path / f"{name}.onnx")
@@ -119,7 +120,7 @@ def test_bnn_pynq_tfc_w1a1(tmp_path):
 
 @pytest.mark.slow
 def test_bnn_pynq_cnv_w1a1(tmp_path):
-    from hwgen.ir.layers import SWG, MaxPool, MVAU
+    from hwgen.ir.layers import MVAU, SWG, MaxPool
 
     b = bnn_pynq_case(tmp_path, "cnv_1w1a", frames=8)
     assert [op["op"] for op in b.graph.input.pre_ops] == ["mul", "sub"]
@@ -168,7 +169,8 @@ def test_per_channel_normalization_before_the_input_quantizer(tmp_path):
                             + np.float32([0.485, 0.456, 0.406]).reshape(1, 3, 1, 1)).astype(np.float32)])
     check_against_qonnx(path, tmp_path / "build", x, model)
     # the ties really probe it: one fused float64 affine map instead of QONNX's float32 Sub then Div lands elsewhere
-    fused = [{"op": "affine", "mul": 1 / np.asarray(pre[1]["value"], np.float64), "add": -np.asarray(pre[0]["value"]) / np.asarray(pre[1]["value"])}]
+    fused = [{"op": "affine", "mul": 1 / np.asarray(pre[1]["value"], np.float64),
+              "add": -np.asarray(pre[0]["value"]) / np.asarray(pre[1]["value"])}]
     q = b.graph.input.quant
     exact = quant_int(apply_ops(x, pre, np.float32), q, np.float32)
     assert np.sum(quant_int(apply_ops(x, fused, np.float64), q) != exact) > 0

@@ -42,7 +42,8 @@ def test_mvau_dsp_and_newer_accumulator_bound():
     layer = MVAU("MVAU_0", 16, 8, 4, 2, U(8), I(8), I(21), I(21), random_values(rng, I(8), (8, 16)), None, 0)
     assert finn_acc_bits(layer) == 21
     addtree = 16 * (2 * 4 - 1)
-    assert finn_resources(layer) == Resources(LUT=int(300 + 1.1 * 2 * (addtree + 21)) + 2 * 4 * 8 * 1, DSP=8)  # c2: 64 bits x 16 words, LUTRAM
+    # c2: 64 bits x 16 words, LUTRAM
+    assert finn_resources(layer) == Resources(LUT=int(300 + 1.1 * 2 * (addtree + 21)) + 2 * 4 * 8 * 1, DSP=8)
     assert finn_resources(layer.refold(res_type=ResType.LUT)).DSP == 0
 
 

@@ -112,7 +112,8 @@ def _with_input_dims(exported, tmp_path, dims) -> str:
 
 def test_symbolic_batch_rejected(exported, tmp_path):
     path = _with_input_dims(exported, tmp_path, ["N", SPEC.in_features])
-    with pytest.raises(UnsupportedModelError, match=r"input '.*' must have a fixed shape, not \['N', 10\]\n  hint: export with a fixed-size example input"):
+    with pytest.raises(UnsupportedModelError,
+                       match=r"input '.*' must have a fixed shape, not \['N', 10\]\n  hint: export with a fixed-size example input"):
         load_qonnx(path)
 
 

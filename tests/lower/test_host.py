@@ -133,7 +133,8 @@ def test_both_operands_computed_before_the_quantizer(tmp_path):
 
 def test_reshape_changing_the_batch_axis(tmp_path):
     model = qonnx_model(tmp_path, pre=[("Reshape", ["shape"], {})], inits={"shape": np.int64([2, F // 2])})
-    with pytest.raises(UnsupportedModelError, match=r"node 'Reshape_0' \(Reshape\): reshape of \(1, 12\) to \(2, 6\) changes the batch axis"):
+    with pytest.raises(UnsupportedModelError,
+                       match=r"node 'Reshape_0' \(Reshape\): reshape of \(1, 12\) to \(2, 6\) changes the batch axis"):
         lower(model)
 
 

@@ -140,7 +140,10 @@ def test_allow_slow_continues_with_warnings(tmp_path, monkeypatch):
 def test_synth_command_finishes_a_build(tmp_path):
     env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + "/usr/bin:/bin"}
     out = tmp_path / "b"
-    run = lambda *args, env=env: subprocess.run([sys.executable, "-m", "hwgen", *args], capture_output=True, text=True, env=env)
+
+    def run(*args, env=env):
+        return subprocess.run([sys.executable, "-m", "hwgen", *args], capture_output=True, text=True, env=env)
+
     first = run("build", "--out", str(out), "--verify-frames", "5")
     assert first.returncode == 0, first.stderr
     assert f"python -m hwgen synth {out}" in first.stdout

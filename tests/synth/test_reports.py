@@ -150,7 +150,8 @@ def test_pl_clock(tmp_path):
 @pytest.mark.parametrize("parse,sample,message", [
     (parse_utilization, "not_a_report.txt", "is not a Vivado report_utilization report: expected a '| Site Type | Used"),
     (parse_utilization, "timing_summary_met.rpt", "is not a Vivado report_utilization report"),
-    (parse_timing_summary, "utilization_zynqus_2022.rpt", "is not a Vivado report_timing_summary report: expected a 'Design Timing Summary'"),
+    (parse_timing_summary, "utilization_zynqus_2022.rpt",
+     "is not a Vivado report_timing_summary report: expected a 'Design Timing Summary'"),
     (parse_csynth_xml, "not_a_report.txt", "is not a Vitis HLS csynth.xml: expected XML"),
     (parse_pl_clock, "not_a_report.txt", "is not hwgen's pl_clock.txt"),
     (parse_module_report, "timing_summary_met.rpt", "is not a Vitis HLS csynth report: expected XML"),

@@ -96,7 +96,8 @@ def test_tools_through_a_settings_script(tmp_path, monkeypatch):
     assert tools.hls == str(xilinx / "vitis_hls")
     plan = plan_for(tmp_path, tools)
     argv = plan.steps[0].argv
-    assert argv[:2] == ("bash", "-c") and f"source {settings}" in argv[2] and argv[3:] == ("hwgen", str(xilinx / "vitis_hls"), "-f", "hls.tcl")
+    assert argv[:2] == ("bash", "-c") and f"source {settings}" in argv[2]
+    assert argv[3:] == ("hwgen", str(xilinx / "vitis_hls"), "-f", "hls.tcl")
     lines = []
     [result] = run_plan(plan, tmp_path / "logs", progress=lines.append)
     log = (tmp_path / "logs" / "hls.log").read_text()

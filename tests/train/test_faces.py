@@ -8,7 +8,13 @@ import pytest
 
 from hwgen.errors import HwgenError
 from hwgen.train.faces import (
-    MAX_FACE, MIN_FACE, TEST_BACKGROUNDS, TRAIN_BACKGROUNDS, SyntheticFaces, WiderFace, read_wider_annotations,
+    MAX_FACE,
+    MIN_FACE,
+    TEST_BACKGROUNDS,
+    TRAIN_BACKGROUNDS,
+    SyntheticFaces,
+    WiderFace,
+    read_wider_annotations,
 )
 
 pytest.importorskip("skimage")

@@ -68,9 +68,9 @@ def test_resolution_must_be_a_multiple_of_32():
 def test_lpyolo_64_builds_bit_exact_and_detects_through_csim(tmp_path):
     """Exported at 64 x 64 (a 2 x 2 grid), built with automatic folding: C-sim == numpy reference on every
     bit and == QONNX (the build checks both); the detector pipeline on C-sim equals the sequential path."""
-    import hwgen
     from brevitas.export import export_qonnx
 
+    import hwgen
     from hwgen.driver.detect import Detector, Pipeline
 
     torch.manual_seed(0)
