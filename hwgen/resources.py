@@ -36,3 +36,8 @@ def notebooks() -> Path:
 
 def default_model() -> Path:
     return _PACKAGE / "data" / "digits_mlp" / "model.onnx"
+
+
+def face_scenes() -> Path:
+    """Held-out synthetic face scenes for the face-detection notebook (scripts/make_face_scenes.py)."""
+    return _PACKAGE / "data" / "face_scenes.npz"

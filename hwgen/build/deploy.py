@@ -10,9 +10,10 @@ import numpy as np
 
 from hwgen.build.record import Build, write_json
 from hwgen.driver.accelerator import METADATA  # the driver's sign of a finished build
+from hwgen.driver.detect import head_error
 from hwgen.driver.ops import quant_int
 from hwgen.driver.schema import InputPort, InputQuantizer, Metadata, OutputPort
-from hwgen.resources import default_model, notebooks
+from hwgen.resources import default_model, face_scenes, notebooks
 from hwgen.synth.scripts import DMA_INSTANCE, IP_INSTANCE
 from hwgen.version import __version__
 
@@ -25,7 +26,9 @@ def is_default_model(path: Path) -> bool:
 
 
 def write_deploy(b: Build) -> None:
-    """deploy/: driver package, metadata, notebooks, reference inputs/outputs: copy it to the board."""
+    """deploy/: driver package, metadata, notebooks, reference inputs/outputs: copy it to the board. The digits
+    notebook and its test set come with the bundled model, the face-detection notebook and its sample scenes
+    with any model shaped like a single-head YOLO detector (hwgen.driver.detect.head_error)."""
     deploy = b.accelerator_dir
     driver = deploy / "hwgen_driver"
     if driver.exists():
@@ -38,6 +41,9 @@ def write_deploy(b: Build) -> None:
     if is_default_model(b.config.model):
         shutil.copyfile(notebooks() / "digits_classification.ipynb", deploy / "digits_classification.ipynb")
         shutil.copyfile(default_model().parent / "test_set.npz", deploy / "test_set.npz")
+    if head_error(b.graph.input.shape, b.graph.output.shape) is None:  # a single-head YOLO detector (LPYOLO's shape)
+        shutil.copyfile(notebooks() / "face_detection.ipynb", deploy / "face_detection.ipynb")
+        shutil.copyfile(face_scenes(), deploy / "face_scenes.npz")
     write_metadata(b, deploy / METADATA)
 
 

@@ -200,6 +200,19 @@ def select(found: Detections, conf_threshold: float = 0.25, iou_threshold: float
 
 
 # -- the detector --------------------------------------------------------------------------
+def head_error(shape_in, shape_out, anchors: int = len(LPYOLO_ANCHORS)) -> str | None:
+    """Why a model with these input and output shapes is not a single-head YOLO detector (None if it is):
+    a square RGB input (1, 3, R, R) and one output (1, anchors * (5 + classes), S, S), S dividing R."""
+    shape_in, shape_out = list(shape_in), list(shape_out)
+    if len(shape_in) != 4 or shape_in[1] != 3 or shape_in[2] != shape_in[3]:
+        return f"a detector needs a square RGB input (1, 3, R, R), this accelerator takes {shape_in}"
+    if len(shape_out) != 4 or shape_out[2] != shape_out[3] or shape_in[2] % shape_out[2]:
+        return f"a detector needs one YOLO head output (1, C, S, S) with S dividing {shape_in[2]}, not {shape_out}"
+    if shape_out[1] % anchors or shape_out[1] // anchors < 6:
+        return f"{shape_out[1]} output channels are not {anchors} anchors x (5 + classes)"
+    return None
+
+
 class Detector:
     """An accelerator (hwgen.driver.Accelerator, C-sim or PYNQ) plus the host's detection work.
 
@@ -215,15 +228,12 @@ class Detector:
                  resize: str = "auto", max_detections: int = 300):
         self.acc = accelerator
         shape_in, shape_out = accelerator.input["shape"], accelerator.output["shape"]
-        if len(shape_in) != 4 or shape_in[1] != 3 or shape_in[2] != shape_in[3]:
-            raise ValueError(f"a detector needs a square RGB input (1, 3, R, R), this accelerator takes {shape_in}")
-        if len(shape_out) != 4 or shape_out[2] != shape_out[3] or shape_in[2] % shape_out[2]:
-            raise ValueError(f"a detector needs one YOLO head output (1, C, S, S) with S dividing {shape_in[2]}, not {shape_out}")
+        self.anchors = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)
+        problem = head_error(shape_in, shape_out, len(self.anchors))
+        if problem:
+            raise ValueError(problem)
         self.size = int(shape_in[2])
         self.stride = self.size // int(shape_out[2])
-        self.anchors = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)
-        if shape_out[1] % len(self.anchors) or shape_out[1] // len(self.anchors) < 6:
-            raise ValueError(f"{shape_out[1]} output channels are not {len(self.anchors)} anchors x (5 + classes)")
         self.num_classes = shape_out[1] // len(self.anchors) - 5
         self.conf_threshold, self.iou_threshold, self.max_detections = conf_threshold, iou_threshold, max_detections
         self.resize = resize

@@ -16,6 +16,7 @@ from hwgen.driver.detect import (
     Pipeline,
     box_iou,
     decode,
+    head_error,
     letterbox,
     nms,
     resize_bilinear,
@@ -194,6 +195,21 @@ def test_detector_rejects_a_non_detector_model():
     acc.output = {"shape": [1, 10]}
     with pytest.raises(ValueError, match="one YOLO head output"):
         Detector(acc)
+
+
+@pytest.mark.parametrize("shape_in, shape_out, problem", [
+    ([1, 3, 416, 416], [1, 18, 13, 13], None),  # LPYOLO: 3 anchors x (5 + 1 class), stride 32
+    ([1, 3, 64, 64], [1, 21, 2, 2], None),  # 2 classes
+    ([1, 3, 64, 64], [1, 18, 3, 3], "S dividing 64"),
+    ([1, 3, 64, 48], [1, 18, 2, 2], "square RGB input"),
+    ([1, 1, 64, 64], [1, 18, 2, 2], "square RGB input"),
+    ([1, 3, 64, 64], [1, 15, 2, 2], "15 output channels are not 3 anchors x (5 + classes)"),
+    ([1, 3, 64, 64], [1, 20, 2, 2], "20 output channels"),
+    ([1, 1, 8, 8], [1, 10], "square RGB input"),  # the digits MLP
+])
+def test_head_error_names_what_is_not_a_yolo_head(shape_in, shape_out, problem):
+    found = head_error(shape_in, shape_out)
+    assert found is None if problem is None else problem in found
 
 
 def test_pipeline_equals_the_sequential_path():

@@ -43,6 +43,7 @@ def test_check_notebook_finds_no_mismatch(default_build):
     deploy = default_build.out_dir / "deploy"
     text = run_notebook(deploy / "check_accelerator.ipynb", deploy)
     assert "32 frames: 0 of 320 output integers differ" in text
+    assert not (deploy / "face_detection.ipynb").exists()  # only a detector's deploy/ has it
 
 
 def test_deploy_driver_needs_only_numpy(default_build):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -103,3 +104,16 @@ def test_lpyolo_64_builds_bit_exact_and_detects_through_csim(tmp_path):
     pipe = Pipeline(det)
     assert list(pipe.run(images)) == sequential
     assert pipe.stats.frames == 5
+
+    # deploy/ of a detector carries the face-detection notebook and its scenes; it runs unchanged on C-sim
+    from tests.notebooks.test_notebooks import run_notebook
+
+    deploy = tmp_path / "build" / "deploy"
+    text = run_notebook(deploy / "face_detection.ipynb", deploy)
+    scenes = np.load(deploy / "face_scenes.npz")
+    count = sum(name.startswith("image_") for name in scenes.files)
+    faces = sum(len(scenes[f"boxes_{i}"]) for i in range(count))
+    first = Detector(hwgen.Accelerator(deploy, backend="csim"), conf_threshold=0.25, iou_threshold=0.45).detect(scenes["image_0"])
+    assert f"scene 0 (256 x 256): {len(first)} detections, {len(scenes['boxes_0'])} true faces" in text, text
+    assert re.search(rf"{count} scenes, {faces} faces: \d+ found at IoU >= 0.5, \d+ false detections", text), text
+    assert re.search(rf"{8 * count} frames in [\d.]+ s: [\d.]+ frames/s end to end \(preprocess", text), text
