@@ -50,8 +50,9 @@ from hwgen.ir.layers import DWC
 from hwgen.kinds import kind_of
 
 FIELDS = tuple(f.name for f in fields(Resources))  # LUT, FF, BRAM18, URAM, DSP: the program's resource rows
-TIME_LIMIT = 10.0  # seconds for all the solves of one folding; beyond it the priced search folds
+TIME_LIMIT = 30.0  # seconds for all the solves of one folding; beyond it the priced search folds
 FIFO_ROUNDS = 6  # reserves for the FIFOs tried before the priced search folds
+PROBE_LIMIT = 3.0  # seconds one integer program may take; beyond it that bound counts as unproven (the gap says so)
 COST_GAP = 1e-3  # HiGHS's relative gap on the cost of the design at its frame rate
 MARGIN = 1e-3  # taken off each cap (in LUTs, BRAM18s, ...): HiGHS's feasibility tolerance must not let a design over
 
@@ -227,8 +228,9 @@ class Program:
         return self._columns[T]
 
     def solve(self, T: int, reserve: np.ndarray, mode: str, seconds: float):
-        """At bound T: ("feasible", x) or ("infeasible", None) (proven), mode "lp" for the linear relaxation,
-        "cheapest" for the least-cost design; raises SolverFailed when HiGHS fails or runs out of `seconds`."""
+        """At bound T: ("feasible", x), ("infeasible", None) (proven) or ("unknown", None) (an integer program
+        out of PROBE_LIMIT); mode "lp" for the linear relaxation, "cheapest" for the least-cost design. Raises
+        SolverFailed when HiGHS fails or the `seconds` left run out."""
         if seconds <= 0:
             raise SolverFailed(f"out of the {TIME_LIMIT:g} s time limit")
         cols = self.columns(T)
@@ -237,9 +239,11 @@ class Program:
         hi = np.concatenate([self.row_lo[:-len(FIELDS)], self.caps - reserve])
         res = milp(self.cost[cols], integrality=None if mode == "lp" else self.integral[cols], bounds=Bounds(0.0, 1.0),
                    constraints=LinearConstraint(self.A[:, cols], self.row_lo, hi),
-                   options={"time_limit": seconds, "disp": False, "mip_rel_gap": COST_GAP})
+                   options={"time_limit": min(seconds, PROBE_LIMIT), "disp": False, "mip_rel_gap": COST_GAP})
         if res.status == 2:
             return "infeasible", None
+        if res.x is None and res.status == 1 and seconds > PROBE_LIMIT:
+            return "unknown", None
         if res.x is None:
             raise SolverFailed(f"HiGHS at {T} cycles: {res.message}")
         x = np.zeros(len(self.cycles))
@@ -269,18 +273,24 @@ def exact_fit(graph: DataflowGraph, board, budget: int | None = None, fifo_sizin
 
     values = prog.values() if budget is None else [budget]
     reserve = np.zeros(len(FIELDS))
-    k = _least(values, 0, lambda T: solve(T, "lp")[0] == "feasible")  # the linear relaxation's bound first: cheap
-    lower = None
-    for _ in range(FIFO_ROUNDS):
+    k, lower = 0, None
+    for round_ in range(FIFO_ROUNDS):
+        # the linear relaxation's bound first (cheap), then the integer program from there
+        k = _least(values, k, lambda T: solve(T, "lp")[0] == "feasible", gallop=round_ > 0)
+        found, proven = {}, k  # proven: the values below it are proven infeasible
+        if k is not None:
+            def feasible(T: int) -> bool:
+                nonlocal proven
+                status = found.setdefault(T, solve(T, "cheapest"))[0]
+                if status == "infeasible":
+                    proven = max(proven, values.index(T) + 1)
+                return status == "feasible"
+
+            k = _least(values, k, feasible, gallop=True)
         if k is None:
             return None
-        found = {}
-        k = _least(values, k, lambda T: found.setdefault(T, solve(T, "cheapest"))[0] == "feasible")
-        if k is None:
-            return None
-        x = found[values[k]][1]
-        lower = values[k] if lower is None else lower  # at reserve 0, what every fitting design needs
-        folded, counted = prog.design(x)
+        lower = values[min(proven, k)] if lower is None else lower  # at reserve 0, what every fitting design needs
+        folded, counted = prog.design(found[values[k]][1])
         ok, usage = fits(folded, board, fifo_sizing)
         if ok:
             gap = None if budget is not None else max(0.0, 1 - lower / bottleneck(folded, board))
@@ -291,20 +301,26 @@ def exact_fit(graph: DataflowGraph, board, budget: int | None = None, fifo_sizin
     return None
 
 
-def _least(values: list[int], k: int, feasible) -> int | None:
-    """The least index from `k` whose value is feasible (feasibility grows with the value): steps of 1, 2, 4, ...
-    up from k, then a bisection; None when none is."""
-    lo, probe, step = k, k, 1
-    while not feasible(values[probe]):
-        lo = probe + 1
-        if lo == len(values):
-            return None
-        probe, step = min(len(values) - 1, probe + step), 2 * step
-    hi = probe
+def _least(values: list[int], k: int, feasible, gallop: bool) -> int | None:
+    """The least index from `k` whose value is feasible (feasibility grows with the value), None when none is:
+    a bisection, after steps of 1, 2, 4, ... up from k where the answer is expected near k (`gallop`)."""
+    seen: dict[int, bool] = {}
+
+    def ok(i: int) -> bool:
+        if i not in seen:
+            seen[i] = feasible(values[i])
+        return seen[i]
+
+    lo, hi = k, len(values) - 1
+    if gallop:
+        probe, step = k, 1
+        while probe < hi and not ok(probe):
+            lo, probe, step = probe + 1, min(hi, probe + step), 2 * step
+        hi = probe
     while lo < hi:
         mid = (lo + hi) // 2
-        if feasible(values[mid]):
+        if ok(mid):
             hi = mid
         else:
             lo = mid + 1
-    return hi
+    return hi if ok(hi) else None
