@@ -53,7 +53,7 @@ FIELDS = tuple(f.name for f in fields(Resources))  # LUT, FF, BRAM18, URAM, DSP:
 TIME_LIMIT = 30.0  # seconds for all the solves of one folding; beyond it the priced search folds
 FIFO_ROUNDS = 6  # reserves for the FIFOs tried before the priced search folds
 PROBE_LIMIT = 3.0  # seconds one integer program may take; beyond it that bound counts as unproven (the gap says so)
-COST_GAP = 1e-3  # HiGHS's relative gap on the cost of the design at its frame rate
+COST_GAP = 1e-2  # HiGHS's relative gap on the cost of the design at its frame rate
 MARGIN = 1e-3  # taken off each cap (in LUTs, BRAM18s, ...): HiGHS's feasibility tolerance must not let a design over
 
 
@@ -303,7 +303,7 @@ def exact_fit(graph: DataflowGraph, board, budget: int | None = None, fifo_sizin
 
 def _least(values: list[int], k: int, feasible, gallop: bool) -> int | None:
     """The least index from `k` whose value is feasible (feasibility grows with the value), None when none is:
-    a bisection, after steps of 1, 2, 4, ... up from k where the answer is expected near k (`gallop`)."""
+    k itself, then a bisection, after steps of 1, 2, 4, ... up from k where the answer is expected near k (`gallop`)."""
     seen: dict[int, bool] = {}
 
     def ok(i: int) -> bool:
@@ -311,9 +311,11 @@ def _least(values: list[int], k: int, feasible, gallop: bool) -> int | None:
             seen[i] = feasible(values[i])
         return seen[i]
 
-    lo, hi = k, len(values) - 1
+    if ok(k):  # the bound itself first: often reached (a 3-channel window generator's pace, the DMA's)
+        return k
+    lo, hi = k + 1, len(values) - 1
     if gallop:
-        probe, step = k, 1
+        probe, step = lo, 2
         while probe < hi and not ok(probe):
             lo, probe, step = probe + 1, min(hi, probe + step), 2 * step
         hi = probe
