@@ -24,7 +24,7 @@ def auto_fit(graph: DataflowGraph, board, clock_mhz: float, target_fps: float | 
     start = time.perf_counter()
     try:
         fit = exact_fit(graph, board, budget, fifo_sizing, time_limit)
-        note = "the MILP found no folding that fits" if fit is None else ""
+        note = "the MILP found no folding that fits (FIFOs reserved)" if fit is None else ""
     except SolverFailed as exc:
         fit, note = None, f"the MILP failed: {exc}"
     if fit is not None:

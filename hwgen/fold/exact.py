@@ -16,8 +16,12 @@ the cycles per frame:
                           count in cycles (w = 0 where they take more than T) and in resources
     for each resource:    sum of x * the candidates' + w * the converters' + shell + reserve <= cap x board
 
-is feasible or not, and feasibility only grows with T: the fastest design is the least T among the cycle
-counts any choice can have that is feasible (a bisection, each step proven by HiGHS). At that T the same
+is feasible or not, and feasibility only grows with T. At each T the options another one can replace
+whatever the neighbours choose are left out (`Program.columns`: its resources plus the most its width
+converters can cost are at most theirs). The fastest design is the least T among the cycle counts any
+choice can have that is feasible: a bisection over them with the linear relaxation (a proven lower end,
+cheaply), then with the integer program from there, each step proven by HiGHS (one that takes more than
+PROBE_LIMIT counts as unproven, and the gap says so). At that T the same
 program minimizes the design's fractions of the board's LUT, BRAM and DSP summed (the search's board
 prices, search.Prices.of): the cheapest fastest design; given a cycle budget, the cheapest design within it.
 
@@ -181,7 +185,6 @@ class Program:
         weights = {"LUT": prices.LUT, "BRAM18": prices.BRAM36 / 2, "DSP": prices.DSP}
         self.cost = self.res @ np.array([weights.get(k, 0.0) for k in FIELDS])
         self._columns: dict[int, np.ndarray | None] = {}
-        self.cost_gap: float | None = None  # HiGHS's, of the last solve
 
     def values(self) -> list[int]:
         """Every bottleneck a choice can have, from the least any choice reaches up."""
@@ -228,36 +231,32 @@ class Program:
         return self._columns[T]
 
     def solve(self, T: int, reserve: np.ndarray, mode: str, seconds: float):
-        """At bound T: ("feasible", x), ("infeasible", None) (proven) or ("unknown", None) (an integer program
-        out of PROBE_LIMIT); mode "lp" for the linear relaxation, "cheapest" for the least-cost design. Raises
-        SolverFailed when HiGHS fails or the `seconds` left run out."""
+        """At bound T: ("feasible", x, HiGHS's gap on its cost), ("infeasible", None, None) (proven) or
+        ("unknown", None, None) (an integer program out of PROBE_LIMIT); mode "lp" for the linear relaxation,
+        "cheapest" for the least-cost design. Raises SolverFailed when HiGHS fails or the `seconds` left run out."""
         if seconds <= 0:
             raise SolverFailed(f"out of the {TIME_LIMIT:g} s time limit")
         cols = self.columns(T)
         if cols is None:
-            return "infeasible", None
+            return "infeasible", None, None
         hi = np.concatenate([self.row_lo[:-len(FIELDS)], self.caps - reserve])
         res = milp(self.cost[cols], integrality=None if mode == "lp" else self.integral[cols], bounds=Bounds(0.0, 1.0),
                    constraints=LinearConstraint(self.A[:, cols], self.row_lo, hi),
                    options={"time_limit": min(seconds, PROBE_LIMIT), "disp": False, "mip_rel_gap": COST_GAP})
         if res.status == 2:
-            return "infeasible", None
+            return "infeasible", None, None
         if res.x is None and res.status == 1 and seconds > PROBE_LIMIT:
-            return "unknown", None
+            return "unknown", None, None
         if res.x is None:
             raise SolverFailed(f"HiGHS at {T} cycles: {res.message}")
         x = np.zeros(len(self.cycles))
         x[cols] = res.x
-        self.cost_gap = getattr(res, "mip_gap", None)
-        return "feasible", x
+        return "feasible", x, getattr(res, "mip_gap", None)
 
     def design(self, x: np.ndarray) -> tuple[DataflowGraph, np.ndarray]:
         """The folded graph a solution chooses, and what the program counted for it (layers and converters)."""
         chosen = [opts[int(np.argmax(x[idx]))].layer for opts, idx in zip(self.options, self.x)]
         return insert_dwcs(self.graph.with_layers(chosen)), np.round(x) @ self.res
-
-    def bottleneck(self, x: np.ndarray) -> int:
-        return int(self.cycles[x > 0.5].max())
 
 
 def exact_fit(graph: DataflowGraph, board, budget: int | None = None, fifo_sizing: FifoDepths = FifoDepths.SHALLOW,
@@ -290,11 +289,12 @@ def exact_fit(graph: DataflowGraph, board, budget: int | None = None, fifo_sizin
         if k is None:
             return None
         lower = values[min(proven, k)] if lower is None else lower  # at reserve 0, what every fitting design needs
-        folded, counted = prog.design(found[values[k]][1])
+        _, x, cost_gap = found[values[k]]
+        folded, counted = prog.design(x)
         ok, usage = fits(folded, board, fifo_sizing)
         if ok:
             gap = None if budget is not None else max(0.0, 1 - lower / bottleneck(folded, board))
-            return Fit(folded, Prices.of(board), True, usage, solver="milp", gap=gap, cost_gap=prog.cost_gap,
+            return Fit(folded, Prices.of(board), True, usage, solver="milp", gap=gap, cost_gap=cost_gap,
                        seconds=time.perf_counter() - start)
         built = total_resources(folded, fifo_plan(folded, fifo_sizing).depths)
         reserve = np.maximum(reserve, _vector(built) - counted)
