@@ -42,6 +42,8 @@ def summary_text(b) -> str:
            f"{nb['LUT']:,.0f} LUT, {nb['BRAM36']:.1f} BRAM36" if e["fifo_sizing"] == "shallow"
            else e.get("fifo_note") or "never-blocking: no producer ever waits")
     lines.append(f"FIFOs:    {len(e['fifo_depths'])} streams, {depth:,} words, {f['LUT']:,.0f} LUT, {f['BRAM36']:.1f} BRAM36 ({how})")
+    if b.fit is not None:
+        lines.append(f"folding:  {b.fit.summary()}")
     v = b.verification
     ic, q = v.ir_vs_csim, v.qonnx_vs_csim
     lines.append(f"verified: C-sim == numpy reference on {ic['frames']} frames ({ic['mismatches']} mismatches); "

@@ -18,6 +18,7 @@ from hwgen.driver import Accelerator
 from hwgen.errors import HwgenError
 from hwgen.estimate.summary import Estimates
 from hwgen.fifo import FifoDepths, FifoPlan
+from hwgen.fold import Fit
 from hwgen.ir.graph import DataflowGraph
 from hwgen.ir.serialize import jsonable
 from hwgen.verify import Verification
@@ -80,6 +81,7 @@ class Build:
     model_name: str = ""
     model: object = None  # cleaned qonnx ModelWrapper
     graph: DataflowGraph | None = None  # folded
+    fit: Fit | None = None  # what automatic folding found and how (None with a folding file)
     fifos: FifoPlan | None = None  # the FIFOs it is built with (and what never-blocking ones would hold)
     design: Design | None = None  # what code generation made
     csim_library: Path | None = None
@@ -137,7 +139,7 @@ def write_record(b: Build, status: str, error: str | None = None, **extra) -> No
     cfg = {k: (str(v) if isinstance(v, Path) else [str(p) for p in v] if isinstance(v, tuple) else v.value if isinstance(v, Enum) else v)
            for k, v in asdict(b.config).items()}
     record = {"status": status, "step": b.step, "error": error, **extra, "config": cfg, "model_name": b.model_name,
-              "versions": b.versions, "step_seconds": b.timings,
+              "versions": b.versions, "step_seconds": b.timings, "folding_search": b.fit.to_json() if b.fit is not None else None,
               "notes": b.notes + (b.graph.notes if b.graph is not None else [])}
     write_json(b.out_dir / STATUS_FILE, record)
 

@@ -17,7 +17,7 @@ from hwgen.codegen.render import cxx_defines, include_dirs, render
 from hwgen.csim.compile import compile_library
 from hwgen.estimate.summary import estimate
 from hwgen.fifo import plan_fifos
-from hwgen.fold import apply_folding, auto_fold, read_folding, write_folding
+from hwgen.fold import apply_folding, auto_fit, read_folding, write_folding
 from hwgen.frontend.check import check_supported
 from hwgen.frontend.load import load_qonnx
 from hwgen.ir.serialize import write_graph
@@ -40,7 +40,8 @@ def step_fold(b: Build) -> None:
     if b.config.folding is not None:
         b.graph = apply_folding(b.graph, read_folding(b.config.folding), f"folding file {b.config.folding}")
     else:
-        b.graph = auto_fold(b.graph, b.board, b.clock_mhz, b.config.target_fps, b.config.fifo_depths)
+        b.fit = auto_fit(b.graph, b.board, b.clock_mhz, b.config.target_fps, b.config.fifo_depths)
+        b.graph = b.fit.graph
     write_folding(b.graph, b.out_dir / "model" / "folding.json")
     write_graph(b.graph, b.out_dir / "model")
 

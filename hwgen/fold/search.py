@@ -1,5 +1,7 @@
-"""Automatic folding: the cheapest PE/SIMD (and, for MVAUs, weight memory and product hardware) per layer
-that meets a cycle budget, or the fastest folding that fits the board with its FIFOs and the shell.
+"""The priced folding search: the cheapest PE/SIMD (and, for MVAUs, weight memory and product hardware) per
+layer that meets a cycle budget, or the fastest folding that fits the board with its FIFOs and the shell,
+by board prices repriced towards the resources left. The exact solver (exact.py) folds first; this is its
+fallback (auto.py) and the source of the candidates and the fit check both use.
 
 Every stream word stays within hw.MAX_WORD_BITS (4096 bits, the widest ap_uint in Vitis HLS): only
 foldings within it are considered.
@@ -143,13 +145,34 @@ def fold_to_cycles(graph: DataflowGraph, max_cycles: int, board, prices: Prices 
 
 @dataclass(frozen=True)
 class Fit:
-    """What fit_to_cycles found: the folded graph, the prices it was found at, whether it fits the board
-    (with its FIFOs and the shell, within the cap) and its usage: the fraction of each board resource."""
+    """What a folding search found: the folded graph, the prices it was found at, whether it fits the board
+    (with its FIFOs and the shell, within the cap) and its usage: the fraction of each board resource; which
+    search chose it and how well it is proven (auto.auto_fit: the build records it in hwgen.json)."""
 
     graph: DataflowGraph
     prices: Prices
     fits: bool
     usage: dict[str, float]
+    solver: str = "search"  # "milp" (exact.py, HiGHS) or "search" (this module's priced search)
+    gap: float | None = None  # milp, fastest design: 1 - (proven bound on cycles per frame) / its cycles; 0 is optimal
+    cost_gap: float | None = None  # milp: HiGHS's relative gap on the design's cost at its frame rate (board prices)
+    seconds: float | None = None  # the search's time
+    note: str = ""  # why the priced search folded instead of the MILP
+
+    def summary(self) -> str:
+        """One line for the build summary: which search folded, how well proven, in how long."""
+        took = f" in {self.seconds:.2f} s" if self.seconds is not None else ""
+        if self.solver != "milp":
+            return f"priced search{took}" + (f" ({self.note})" if self.note else "")
+        proven = ("" if self.gap is None else "proven fastest" if self.gap == 0
+                  else f"at most {self.gap:.1%} below the proven bound on frames/s")
+        cost = "" if self.cost_gap is None else f"cost within {self.cost_gap:.2%} of the least at its frame rate"
+        return f"exact (MILP, HiGHS){took}: " + "; ".join(p for p in (proven, cost) if p)
+
+    def to_json(self) -> dict:
+        """hwgen.json's "folding_search"."""
+        return {"solver": self.solver, "gap": self.gap, "cost_gap": self.cost_gap, "seconds": self.seconds, "note": self.note,
+                "fits": self.fits, "usage": {k: round(v, 4) for k, v in self.usage.items()}}
 
 
 def fit_to_cycles(graph: DataflowGraph, max_cycles: int, board, fifo_sizing: FifoDepths = FifoDepths.SHALLOW) -> Fit:
@@ -225,14 +248,14 @@ def fits(graph: DataflowGraph, board, fifo_sizing: FifoDepths = FifoDepths.SHALL
     usage = (total_resources(graph) + SHELL).usage(board.resources)
     if any(v > cap for v in usage.values()):
         return False, usage
-    usage = (total_resources(graph, _fifo_plan(graph, fifo_sizing).depths) + SHELL).usage(board.resources)
+    usage = (total_resources(graph, fifo_plan(graph, fifo_sizing).depths) + SHELL).usage(board.resources)
     return all(v <= cap for v in usage.values()), usage
 
 
 _PLANS: dict[tuple, FifoPlan] = {}  # the search meets the same folding again at other prices; layers are immutable
 
 
-def _fifo_plan(graph: DataflowGraph, fifo_sizing: FifoDepths) -> FifoPlan:
+def fifo_plan(graph: DataflowGraph, fifo_sizing: FifoDepths) -> FifoPlan:
     """plan_fifos, memoized by the layers (DWCs, made anew by each folding, by their widths)."""
     key = (graph.input.elems, fifo_sizing,
            tuple((l.name, l.elems, l.in_elems, l.out_elems, l.dtype) if isinstance(l, DWC) else l for l in graph.layers))
@@ -256,25 +279,31 @@ def dma_floor(graph: DataflowGraph, board) -> int:
                best(graph.layers[-1], graph.output.elems, graph.output.dtype.bits, "out_elems"))
 
 
-def auto_fold(graph: DataflowGraph, board, clock_mhz: float, target_fps: float | None = None,
-              fifo_sizing: FifoDepths = FifoDepths.SHALLOW) -> DataflowGraph:
-    """With a target: the cheapest folding reaching `target_fps`. Without: the fastest that fits the board.
-    Either fits with the FIFOs the build gives it (`fifo_sizing`, see `fits`).
+def cycle_budget(graph: DataflowGraph, board, clock_mhz: float, target_fps: float) -> int:
+    """The cycles per frame `target_fps` leaves at `clock_mhz`; HwgenError when the DMA alone needs more."""
+    floor = dma_floor(graph, board)
+    budget = int(clock_mhz * 1e6 // target_fps)
+    if budget < floor:
+        raise HwgenError(f"{target_fps:,.0f} frames/s is out of reach: the AXI DMA needs at least {floor} cycles per frame to move "
+                         f"{graph.input.elems} x {graph.input.dtype} in and {graph.output.elems} x {graph.output.dtype} out through "
+                         f"{board.name}'s {board.dma_port_bits}-bit memory port (one stream word a cycle on the accelerator's side, "
+                         f"one {board.dma_port_bits}-bit beat a cycle on the memory side, at the best word width folding allows), "
+                         f"at most {clock_mhz * 1e6 / floor:,.0f} frames/s at {clock_mhz:g} MHz",
+                         hint="lower --target-fps or raise the clock")
+    return budget
+
+
+def search_fit(graph: DataflowGraph, board, clock_mhz: float, target_fps: float | None = None,
+               fifo_sizing: FifoDepths = FifoDepths.SHALLOW) -> Fit:
+    """The priced search (the MILP's fallback, auto.auto_fit). With a target: the cheapest folding reaching
+    `target_fps`. Without: the fastest that fits the board, by bisection over the cycle counts layers can
+    reach. Either fits with the FIFOs the build gives it (`fifo_sizing`, see `fits`).
 
     Raises HwgenError with a per-layer table when the target cannot be met or nothing fits.
     """
     foldable = graph.foldable
-    # the DMA moves one stream word and one memory-port beat a cycle: folding faster than that buys nothing
-    floor = dma_floor(graph, board)
     if target_fps is not None:
-        budget = int(clock_mhz * 1e6 // target_fps)
-        if budget < floor:
-            raise HwgenError(f"{target_fps:,.0f} frames/s is out of reach: the AXI DMA needs at least {floor} cycles per frame to move "
-                             f"{graph.input.elems} x {graph.input.dtype} in and {graph.output.elems} x {graph.output.dtype} out through "
-                             f"{board.name}'s {board.dma_port_bits}-bit memory port (one stream word a cycle on the accelerator's side, "
-                             f"one {board.dma_port_bits}-bit beat a cycle on the memory side, at the best word width folding allows), "
-                             f"at most {clock_mhz * 1e6 / floor:,.0f} frames/s at {clock_mhz:g} MHz",
-                             hint="lower --target-fps or raise the clock")
+        budget = cycle_budget(graph, board, clock_mhz, target_fps)
         fit = fit_to_cycles(graph, budget, board, fifo_sizing)
         folded = fit.graph
         slow = [l for l in folded.layers if cycles(l) > budget]
@@ -285,8 +314,10 @@ def auto_fold(graph: DataflowGraph, board, clock_mhz: float, target_fps: float |
         if not fit.fits:
             raise HwgenError(_over_budget(folded, board, fit.usage, f"the cheapest folding for {target_fps:,.0f} frames/s"),
                              hint="lower --target-fps, pick a larger board (python -m hwgen boards), or use fewer bits")
-        return folded
+        return fit
     # fastest that fits: binary search over the cycle counts layers can reach
+    # (the DMA moves one stream word and one memory-port beat a cycle: folding faster than that buys nothing)
+    floor = dma_floor(graph, board)
     steps = sorted({_cycles_of(c) for l in foldable for c in _candidates(l)})
     slowest = max(max(_cycles_of(c) for c in _candidates(l)) for l in foldable)
     steps = [s for s in steps if floor <= s <= slowest] or [slowest]
@@ -296,7 +327,7 @@ def auto_fold(graph: DataflowGraph, board, clock_mhz: float, target_fps: float |
         mid = (lo + hi) // 2
         fit = fit_to_cycles(graph, steps[mid], board, fifo_sizing)
         if fit.fits:
-            best, hi = fit.graph, mid - 1
+            best, hi = fit, mid - 1
         else:
             lo = mid + 1
     if best is None:

@@ -16,8 +16,9 @@ from hwgen.driver import Accelerator, backends
 from hwgen.driver.backends import PynqBackend
 from tests.driver.fake_pynq import Board, Hang, StaleRead, Unflushed
 
-IN_BYTES, OUT_BYTES = 64, 16  # digits MLP: 64 uint8 pixels in one 512-bit word; 10 int8 logits in two 64-bit words of 5
-OUT_WORD_BYTES = 8
+# digits MLP: 64 uint8 pixels in one 512-bit word; 10 int8 logits in 16 bytes (one 128-bit word of 10, or two 64-bit
+# words of 5: whichever the folding chose)
+IN_BYTES, OUT_BYTES = 64, 16
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def build(tmp_path_factory):
 def csim(build):
     acc = Accelerator(build)
     i, o = acc.meta["input"], acc.meta["output"]
-    assert (i["words"] * i["bus"] // 8, o["words"] * o["bus"] // 8, o["bus"] // 8) == (IN_BYTES, OUT_BYTES, OUT_WORD_BYTES)
+    assert (i["words"] * i["bus"] // 8, o["words"] * o["bus"] // 8) == (IN_BYTES, OUT_BYTES)
     return acc
 
 
@@ -51,13 +52,13 @@ def frames(n: int, seed: int = 0) -> np.ndarray:
 class TlastPerFrame:
     """The C-sim's output words with TLAST on every frame's last word, as hwgen's kernel had it."""
 
-    def __init__(self, csim_backend):
-        self.csim, self.in_bytes = csim_backend, csim_backend.in_bytes
+    def __init__(self, csim_backend, words_per_frame: int = 1):
+        self.csim, self.in_bytes, self.per_frame = csim_backend, csim_backend.in_bytes, words_per_frame
 
     def stream(self, data, n):
         words, last = self.csim.stream(data, n)
         last = last.copy()
-        last[OUT_BYTES // OUT_WORD_BYTES - 1::OUT_BYTES // OUT_WORD_BYTES] = True
+        last[self.per_frame - 1::self.per_frame] = True
         return words, last
 
 
@@ -92,7 +93,7 @@ def test_buffers_are_reused_and_runs_repeat(monkeypatch, build, csim):
 
 def test_tlast_on_every_frame_is_a_named_shortfall(monkeypatch, build, csim):
     """The S2MM channel ends its transfer at the first TLAST: with TLAST per frame, frames 2..7 never arrive."""
-    board, acc = on_board(monkeypatch, build, csim, accelerator=TlastPerFrame(csim.backend))
+    board, acc = on_board(monkeypatch, build, csim, accelerator=TlastPerFrame(csim.backend, csim.meta["output"]["words"]))
     with pytest.raises(RuntimeError, match=r"the DMA received 16 bytes of the 112 expected for 7 frames \(1 whole frames of "
                                            r"16 bytes\): the accelerator's TLAST ended the transfer early\. .* the overlay was reloaded"):
         acc.execute(frames(7))
