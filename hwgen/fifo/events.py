@@ -132,10 +132,10 @@ class EventModel:
                 if i >= len(kn):
                     continue
                 new = self._starts(name, i, depths, start, n is order[0])
-                changed = np.flatnonzero(new != start[name][i:])
-                if not len(changed):
+                changed = new != start[name][i:]
+                c = int(changed.argmax())
+                if not changed[c]:
                     continue
-                c = int(changed[0])
                 if name not in owned:  # the schedule given stays as it was
                     start[name], owned = start[name].copy(), owned | {name}
                 start[name][i + c:] = new[c:]
@@ -143,41 +143,60 @@ class EventModel:
                     return None
                 if latest is not None and (new[c:] > latest[name][i + c:]).any():
                     return None
-                self._reach(since, name, i + c, depths)
+                self._reach(since, name, i + c, depths, start)
         return None
 
     def _starts(self, name: str, i: int, depths: dict[Edge, int], start: dict[str, np.ndarray], source: bool) -> np.ndarray:
         """The start cycles of events i.. of node `name` for its neighbours' `start` (those before i are kept)."""
         k, at = self.k[name][i:], self.at
         ready = self.offered[i:].copy() if source else np.full(len(k), NONE, dtype=np.int64)
+        fresh = not source  # nothing in `ready` yet
         for e in self.ins[name]:  # a word is read a cycle after it was written
             mine, theirs = at[(name, e)], at[(e[0], e)]
             j = int(np.searchsorted(mine, i))
-            slots = mine[j:] - i
-            ready[slots] = np.maximum(ready[slots], start[e[0]][theirs[j:]] + 1)
+            fresh = self._wait(ready, mine[j:] - i, start[e[0]][theirs[j:]], fresh)
         for e in self.outs[name]:  # word j is written a cycle after word j - depth was read
             d, mine, theirs = depths[e], at[(name, e)], at[(e[2], e)]
             j = max(d, int(np.searchsorted(mine, i)))
             if j < len(mine):
-                slots = mine[j:] - i
-                ready[slots] = np.maximum(ready[slots], start[e[2]][theirs[j - d:len(theirs) - d]] + 1)
-        x = ready - k
+                fresh = self._wait(ready, mine[j:] - i, start[e[2]][theirs[j - d:len(theirs) - d]], fresh)
+        ready -= k
         if i > 0:
-            x[0] = max(x[0], int(start[name][i - 1] - self.k[name][i - 1]))  # the cumulative maximum before event i
-        return k + np.maximum.accumulate(x)
+            ready[0] = max(ready[0], int(start[name][i - 1] - self.k[name][i - 1]))  # the cumulative maximum before event i
+        np.maximum.accumulate(ready, out=ready)
+        ready += k
+        return ready
 
-    def _reach(self, since: dict[str, int], name: str, c: int, depths: dict[Edge, int]) -> None:
-        """Node `name` moved from its event c on: mark its neighbours dirty (as BlockingModel.run marks every
-        neighbour) from the first of their events that can move with it (past their last: nothing to do)."""
-        at, k = self.at, self.k
-        for e in self.ins[name]:  # my reads from word j: the producer's writes from word j + depth wait for them
-            other, j = e[0], int(np.searchsorted(at[(name, e)], c)) + depths[e]
-            theirs = at[(other, e)]
-            since[other] = min(since.get(other, len(k[other])), int(theirs[j]) if j < len(theirs) else len(k[other]))
-        for e in self.outs[name]:  # my writes from word j: the consumer's reads of them
-            other, j = e[2], int(np.searchsorted(at[(name, e)], c))
-            theirs = at[(other, e)]
-            since[other] = min(since.get(other, len(k[other])), int(theirs[j]) if j < len(theirs) else len(k[other]))
+    @staticmethod
+    def _wait(ready: np.ndarray, slots: np.ndarray, times: np.ndarray, fresh: bool) -> bool:
+        """ready[slots] >= times + 1 (set, where nothing is there yet)."""
+        times += 1
+        ready[slots] = times if fresh else np.maximum(ready[slots], times)
+        return False
+
+    def _reach(self, since: dict[str, int], name: str, c: int, depths: dict[Edge, int], start: dict[str, np.ndarray]) -> None:
+        """Node `name` moved from its event c on: mark its neighbours dirty, as BlockingModel.run marks every
+        neighbour, from the first of their events the move makes start too early (none such: a sweep with
+        nothing to do for it, where BlockingModel.run re-computes it and nothing changes)."""
+        at = self.at
+        for e in self.ins[name]:  # my reads from word j on moved: the producer's writes from word j + depth wait for them
+            mine = at[(name, e)]
+            j = int(np.searchsorted(mine, c))
+            theirs = at[(e[0], e)][j + depths[e]:]
+            self._mark(since, e[0], theirs, start[name][mine[j:j + len(theirs)]], start[e[0]])
+        for e in self.outs[name]:  # my writes from word j on moved: the consumer's reads of them
+            mine = at[(name, e)]
+            j = int(np.searchsorted(mine, c))
+            self._mark(since, e[2], at[(e[2], e)][j:], start[name][mine[j:]], start[e[2]])
+
+    def _mark(self, since: dict[str, int], other: str, slots: np.ndarray, times: np.ndarray, starts: np.ndarray) -> None:
+        """Node `other` must start its events `slots` after `times`: dirty from the first it starts too early."""
+        first = end = len(self.k[other])
+        if len(slots):
+            early = times >= starts[slots]
+            v = int(early.argmax())
+            first = int(slots[v]) if early[v] else end
+        since[other] = min(since.get(other, end), first)
 
     def dma_waits(self, schedule: dict, depth: int) -> dict | None:
         """BlockingModel.dma_waits (the DMA's events are its words)."""
