@@ -29,7 +29,7 @@ __all__ = ["MIN_DEPTH", "SIMULATED_FRAMES", "SHRINK_FRAMES", "SHRINK_SWEEPS", "S
            "EventModel", "FifoDepths", "FifoPlan", "Node", "chain_streams", "plan_fifos", "run_blocking", "shrink_fifos",
            "shrink_streams", "shrinkable", "size_fifos", "size_streams"]
 
-# loop iterations per frame (all layers) up to which shrink_fifos runs: LPYOLO-416 at 54 M takes 2.7 GB and ~80 s
+# loop iterations per frame (all layers) up to which shrink_fifos runs: LPYOLO-416 at 54 M takes 2.7 GB and ~60 s
 SHRINK_MAX_ITERATIONS = 100_000_000
 
 
