@@ -117,3 +117,36 @@ def test_lpyolo_64_builds_bit_exact_and_detects_through_csim(tmp_path):
     assert f"scene 0 (256 x 256): {len(first)} detections, {len(scenes['boxes_0'])} true faces" in text, text
     assert re.search(rf"{count} scenes, {faces} faces: \d+ found at IoU >= 0.5, \d+ false detections", text), text
     assert re.search(rf"{8 * count} frames in [\d.]+ s: [\d.]+ frames/s end to end \(preprocess", text), text
+
+
+def test_lpyolo_96_shallow_fifos_keep_every_output_cycle(tmp_path):
+    """LPYOLO at 96 x 96 (~0.8 M loop iterations a frame), lowered and auto-folded for pynq-z2: the shrunk
+    FIFO depths (hwgen.fifo.events, what the build uses) are the iteration-level reference's, shallower than
+    never-blocking, and with them the blocking model (the cycle-by-cycle simulation, tests/estimate/test_fifo.py)
+    starts every iteration of the last layer on the cycle never-blocking FIFOs do, over 8 frames (shrinking
+    looked at 4)."""
+    from brevitas.export import export_qonnx
+
+    from hwgen.boards import load_board
+    from hwgen.fifo import BlockingModel, chain_streams, run_blocking, shrink_streams, size_streams, streams
+    from hwgen.fold import auto_fold
+    from hwgen.frontend.load import load_qonnx
+    from hwgen.ir.graph import stream_widths
+    from hwgen.lower import lower
+
+    torch.manual_seed(0)
+    path = tmp_path / "lpyolo96.onnx"
+    export_qonnx(lpyolo(96), torch.zeros(1, 3, 96, 96), export_path=str(path))
+    graph = auto_fold(lower(load_qonnx(path), "lpyolo96"), load_board("pynq-z2"), 100.0)
+    nodes, edges = chain_streams(graph)
+    words = graph.input.elems // graph.layers[0].in_elems
+    period = max([n.iterations for n in nodes] + [words])
+    width = {e: stream_widths(graph)[e[0]] for e in edges}
+    sized = size_streams(nodes, edges, words)
+    assert sized == streams.size_streams(nodes, edges, words)
+    shallow = shrink_streams(nodes, edges, sized, width, words)
+    assert shallow == shrink_streams(nodes, edges, sized, width, words, model=BlockingModel)
+    assert all(shallow[e] <= sized[e] for e in edges) and sum(shallow.values()) < sum(sized.values())
+    last = nodes[-1].name
+    np.testing.assert_array_equal(run_blocking(nodes, edges, shallow, words, period, frames=8)[last],
+                                  run_blocking(nodes, edges, sized, words, period, frames=8)[last])

@@ -1,4 +1,5 @@
-"""FIFO sizing without RTL simulation: a token-level model of the streaming pipeline.
+"""The token-level model of the streaming pipeline, iteration by iteration: the reference that
+hwgen.fifo.events computes faster (and the tests hold it to).
 
 Every layer is one pipelined loop at II=1 whose iterations read and write stream words on a
 fixed schedule, its kind's `schedule` (hwgen.kinds: an MVAU reads its input words during the first neuron fold and writes one word
@@ -20,16 +21,14 @@ schedule exactly (a cycle-by-cycle simulation in the tests agrees on every itera
 FIFO is made as cheap as it can be without the output moving by a cycle.
 """
 
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from typing import NamedTuple
 
 import numpy as np
 
-from hwgen.estimate.cycle_model import cycles
-from hwgen.ir.graph import DataflowGraph
 from hwgen.kinds import kind_of
 
 MIN_DEPTH = 2
@@ -112,24 +111,6 @@ def _peak_occupancy(write_times: np.ndarray, read_times: np.ndarray) -> int:
     read = np.searchsorted(np.sort(read_times), write_times, side="right")
     return int((written - read).max(initial=0))
 
-
-def chain_streams(graph: DataflowGraph) -> tuple[list[Node], list[Edge]]:
-    """A chain of layers as nodes and edges: the input feeds the first layer, each layer the next."""
-    nodes = [Node.of(layer) for layer in graph.layers]
-    names = ["input"] + [n.name for n in nodes]
-    return nodes, [Edge(src, 0, dst, 0) for src, dst in zip(names[:-1], names[1:])]
-
-
-def size_fifos(graph: DataflowGraph, input_words: int, period: int | None = None) -> dict[str, int]:
-    """FIFO depth for the stream each layer writes (keyed by that layer's name, and "input").
-
-    `input_words`: words per frame the DMA delivers (one per cycle); `period`: cycles per frame
-    the pipeline is run at (default: its bottleneck).
-    """
-    nodes, edges = chain_streams(graph)
-    depths = {src: depth for (src, _, _, _), depth in size_streams(nodes, edges, input_words, period).items()}
-    depths[graph.layers[-1].name] = MIN_DEPTH  # the output stream: the DMA drains it as fast as it comes
-    return depths
 
 
 # --- Shrinking: the never-blocking depths above hold every word a fast producer sends ahead; most
@@ -255,115 +236,3 @@ def _offered(input_words: int, period: int, frames: int) -> np.ndarray:
     """The cycle from which the DMA offers each word: word i of frame f at f * period + i."""
     return (np.arange(frames)[:, None] * period + np.arange(input_words)[None, :]).reshape(-1)
 
-
-SHRINK_FRAMES = 4
-SHRINK_MAX_ITERATIONS = 5_000_000  # loop iterations per frame (all layers) up to which shrink_fifos runs: ~15 s
-SHRINK_SWEEPS = 64  # a depth whose schedule has not settled by then is kept deeper (a cost, never an error)
-
-
-def shrink_streams(nodes: list[Node], edges: list[Edge], depths: dict[Edge, int], widths: dict[Edge, int],
-                   input_words: int, period: int | None = None, frames: int = SHRINK_FRAMES) -> dict[Edge, int]:
-    """Shallower FIFOs with the same output, cycle for cycle, as the never-blocking `depths`.
-
-    Edge by edge, the costliest first (resource_model.fifo of its width in bits, `widths`), a binary
-    search over the cost levels of its FIFO (registers up to depth 2, shift registers up to 32, then
-    each step of LUTRAM or BRAM), each at the most depth it buys, finds the cheapest with which
-    run_blocking still starts every iteration of the last node exactly when it starts with `depths`:
-    producers wait on full FIFOs only within their slack, so throughput and latency are unchanged.
-    Rounding up to the level's capacity leaves a margin for the pipelines' latency, which the model
-    leaves out. Smaller depths only delay (the constraints are monotone), so every search starts
-    from the schedule of the last accepted depths, and a level rejected stays rejected.
-    """
-    from hwgen.estimate.resource_model import fifo
-
-    def cost(e, d):
-        r = fifo(widths[e], d)
-        return (r.BRAM18, r.URAM, r.LUT, r.FF)
-
-    period = period or max([n.iterations for n in nodes] + [input_words])
-    model = BlockingModel(nodes, edges, input_words, period, frames)
-    schedule = model.run(depths)
-    if schedule is None:
-        raise ValueError("the given depths deadlock the graph: size them with size_streams first")
-    latest = model.latest(schedule[nodes[-1].name])
-    current = dict(depths)
-    for e in sorted(edges, key=lambda e: cost(e, depths[e]), reverse=True):
-        levels = _cost_levels(lambda d: cost(e, d), depths[e])
-        lo, hi = 0, len(levels) - 1  # levels[hi] (the never-blocking depth) is known to work
-        while lo < hi:
-            mid = (lo + hi) // 2
-            trial = {**current, e: levels[mid]}
-            found = model.dma_waits(schedule, levels[mid]) if e[0] == "input" else None
-            found = found or model.run(trial, latest, schedule, SHRINK_SWEEPS, touched={e[0]})
-            if found is None:
-                lo = mid + 1
-            else:
-                hi, accepted = mid, found
-        if levels[lo] < current[e]:
-            schedule = accepted
-        current[e] = levels[lo]
-    return current
-
-
-def _cost_levels(cost, top: int) -> list[int]:
-    """Ascending: for each cost a FIFO of depth MIN_DEPTH..top can have, the deepest with that cost
-    (the last is `top`). `cost` must not fall as depth grows."""
-    levels, d = [], MIN_DEPTH
-    while d <= top:
-        c, lo, hi = cost(d), d, top
-        while lo < hi:  # the deepest depth of this cost
-            mid = (lo + hi + 1) // 2
-            lo, hi = (mid, hi) if cost(mid) == c else (lo, mid - 1)
-        levels.append(lo)
-        d = lo + 1
-    return levels
-
-
-def shrinkable(graph: DataflowGraph) -> bool:
-    """Whether shrink_fifos takes seconds, not minutes: its cost grows with the iterations it simulates."""
-    return sum(cycles(layer) for layer in graph.layers) <= SHRINK_MAX_ITERATIONS
-
-
-def shrink_fifos(graph: DataflowGraph, input_words: int, period: int | None = None,
-                 sized: dict[str, int] | None = None) -> dict[str, int]:
-    """size_fifos' depths (`sized`, when already computed) made as cheap as they can be without
-    moving the output by a cycle (shrink_streams)."""
-    from hwgen.ir.graph import stream_widths
-
-    nodes, edges = chain_streams(graph)
-    sized = sized or size_fifos(graph, input_words, period)
-    width = stream_widths(graph)
-    depths = shrink_streams(nodes, edges, {e: sized[e[0]] for e in edges}, {e: width[e[0]] for e in edges}, input_words, period)
-    return {e[0]: d for e, d in depths.items()} | {graph.layers[-1].name: sized[graph.layers[-1].name]}
-
-
-class FifoDepths(str, Enum):
-    """How deep the stream FIFOs are made."""
-
-    SHALLOW = "shallow"  # the cheapest with which the output comes on the same cycles (shrink_fifos)
-    NEVER_BLOCKING = "never-blocking"  # room for every word a producer sends ahead (size_fifos)
-
-
-@dataclass(frozen=True)
-class FifoPlan:
-    """The FIFOs a design is built with: what the fit check during folding counts and what the build uses."""
-
-    depths: dict[str, int]  # depth of the stream each layer writes (and "input")
-    never_blocking: dict[str, int]  # what each stream holds if no producer ever waits
-    sizing: FifoDepths  # the sizing used: the one asked for, unless the design is too slow to shrink
-    note: str | None = None  # why it is not the one asked for
-
-
-def plan_fifos(graph: DataflowGraph, sizing: FifoDepths = FifoDepths.SHALLOW) -> FifoPlan:
-    """The depths of `sizing` for the design: never-blocking (size_fifos), or shrunk (shrink_fifos)
-    unless its loops run more iterations a frame than shrinking simulates in seconds (then never-blocking,
-    and the note says why)."""
-    words = graph.input.elems // graph.layers[0].in_elems
-    never = size_fifos(graph, words)
-    note = None
-    if sizing is FifoDepths.SHALLOW and not shrinkable(graph):
-        sizing = FifoDepths.NEVER_BLOCKING
-        note = (f"kept never-blocking: the layers' loops run {sum(cycles(l) for l in graph.layers):,} iterations "
-                f"a frame, more than the {SHRINK_MAX_ITERATIONS:,} that shrinking simulates in seconds")
-    depths = shrink_fifos(graph, words, sized=never) if sizing is FifoDepths.SHALLOW else dict(never)
-    return FifoPlan(depths, never, sizing, note)
