@@ -104,7 +104,8 @@ def compare_qonnx(golden: np.ndarray, ours: np.ndarray, step: np.ndarray, model=
     at least half a step apart. With `model` (the cleaned QONNX model) and `x` (the inputs of
     these frames), every frame with a differing element is run again in float64
     (qonnx_float64) and the element is explained as a rounding tie when that run agrees with the
-    accelerator. "passed": every element within one step and every differing one explained.
+    accelerator. "passed": every differing element explained (reported with how many steps apart it is,
+    "elements_beyond_one_step"); without `model` nothing is explained, so any differing element fails.
     """
     n = len(golden)
     g = golden.reshape(n, -1).astype(np.float64)
@@ -127,7 +128,10 @@ def compare_qonnx(golden: np.ndarray, ours: np.ndarray, step: np.ndarray, model=
             entry["explained"] = bool(frame["output"] is not None and not _differ(o[f, e], frame["output"][e], s[e]))
         listed.append(entry)
     unexplained = [p for p in listed if not p.get("explained", False)]
-    failing = [p for p in listed if not p.get("explained", False) or beyond[p["frame"], p["element"]]]
+    # An element passes when it is the same output level as QONNX's, or when QONNX computing in float64 gives
+    # the accelerator's value: then float32 rounding inside QONNX moved it, however many steps a tie in a hidden
+    # layer carried it (LPYOLO-416: 1,046 of 6,084 outputs of one frame, every one reproduced in float64).
+    failing = unexplained
     top = o.argmax(axis=1) if n else np.zeros(0, int)
     argmax_same = ~_differ(g[np.arange(n), top], g.max(axis=1, initial=-np.inf), s[top]) if n else np.zeros(0, bool)
     report = {
@@ -144,7 +148,7 @@ def compare_qonnx(golden: np.ndarray, ours: np.ndarray, step: np.ndarray, model=
         "argmax_agreement": float(argmax_same.mean()) if n else 1.0,
         "argmax_disagreeing_frames": [int(i) for i in np.flatnonzero(~argmax_same)[:20]],
         "differing": listed[:MAX_LISTED],
-        "elements_failing": len(failing),  # unexplained, or more than one step apart
+        "elements_failing": len(failing),  # not explained by QONNX in float64
         "failing": failing[:MAX_LISTED],
     }
     if explanation is not None:

@@ -52,11 +52,7 @@ def step_verify(b: Build) -> None:
     b.verification = result
     q = result.qonnx_vs_csim
     if not q["passed"]:
-        hint = ("this is a bug in hwgen's lowering: please report it with report/verification.json and the model"
-                if q["elements_unexplained"] else
-                "QONNX computing in float64 gives the accelerator's values: rounding ties inside the model (report/"
-                "verification.json lists them) moved these outputs by more than one step; please report it with that "
-                "file and the model")
+        hint = "this is a bug in hwgen's lowering: please report it with report/verification.json and the model"
         raise HwgenError(_disagreement(q), where="verification", hint=hint)
 
 
@@ -64,9 +60,9 @@ def _disagreement(q: dict, shown: int = 5) -> str:
     """What the QONNX comparison found that rounding ties do not explain, position by position."""
     frames = sorted({p["frame"] for p in q["failing"]})
     lines = [(f"the accelerator's output differs from QONNX execution of the model in {q['elements_failing']} of "
-              f"{q['elements']} output elements beyond rounding ties ({q['elements_beyond_one_step']} more than one "
-              f"quantization step apart, {q['elements_unexplained']} where QONNX computing in float64 does not give the "
-              f"accelerator's value either), in frame{'s' if len(frames) > 1 else ''} "
+              f"{q['elements']} output elements where QONNX computing in float64 does not give the accelerator's value "
+              f"either ({q['elements_beyond_one_step']} of the differing elements more than one quantization step apart), "
+              f"in frame{'s' if len(frames) > 1 else ''} "
               f"{', '.join(map(str, frames[:10]))}{', ...' if len(frames) > 10 else ''}:")]
     for p in q["failing"][:shown]:
         f64 = p.get("qonnx_float64")
