@@ -41,3 +41,9 @@ def default_model() -> Path:
 def face_scenes() -> Path:
     """Held-out synthetic face scenes for the face-detection notebook (scripts/make_face_scenes.py)."""
     return _PACKAGE / "data" / "face_scenes.npz"
+
+
+def face_detector() -> Path:
+    """The trained LPYOLO face detector hwgen ships (QONNX, 128 x 128 uint8 pixels in; its model.json
+    beside it has the training settings and the PyTorch model's AP@0.5 on the held-out scenes)."""
+    return _PACKAGE / "data" / "lpyolo_128" / "model.onnx"

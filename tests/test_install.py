@@ -21,6 +21,7 @@ def test_resources_are_found():
     assert (resources.boards() / "pynq-z2.json").is_file()
     assert (resources.notebooks() / "check_accelerator.ipynb").is_file()
     assert (resources.notebooks() / "face_detection.ipynb").is_file() and resources.face_scenes().is_file()
+    assert resources.face_detector().is_file() and (resources.face_detector().parent / "model.json").is_file()
     assert resources.default_model().is_file()
     assert (resources.default_model().parent / "test_set.npz").is_file()
 
