@@ -6,7 +6,7 @@ distractor crops none of which the training scenes use. The file holds image_<i>
 boxes_<i> ((K, 4) float64 x1, y1, x2, y2 of the pasted faces) for i < --count, at --size pixels.
 Needs the `train` extra (scikit-image).
 
-    python scripts/make_face_scenes.py                 # 6 scenes of 256 x 256
+    python scripts/make_face_scenes.py                 # 6 scenes of 128 x 128 (the shipped detector's input size)
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ OUT = Path(__file__).resolve().parent.parent / "hwgen" / "data" / "face_scenes.n
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--count", type=int, default=6, help="scenes (default: %(default)s)")
-    p.add_argument("--size", type=int, default=256, help="scene side in pixels (default: %(default)s)")
+    p.add_argument("--size", type=int, default=128, help="scene side in pixels (default: %(default)s)")
     p.add_argument("--out", type=Path, default=OUT, help="the .npz to write (default: hwgen/data/face_scenes.npz)")
     args = p.parse_args()
 

@@ -114,7 +114,8 @@ def test_lpyolo_64_builds_bit_exact_and_detects_through_csim(tmp_path):
     count = sum(name.startswith("image_") for name in scenes.files)
     faces = sum(len(scenes[f"boxes_{i}"]) for i in range(count))
     first = Detector(hwgen.Accelerator(deploy, backend="csim"), conf_threshold=0.25, iou_threshold=0.45).detect(scenes["image_0"])
-    assert f"scene 0 (256 x 256): {len(first)} detections, {len(scenes['boxes_0'])} true faces" in text, text
+    side = scenes["image_0"].shape[0]
+    assert f"scene 0 ({side} x {side}): {len(first)} detections, {len(scenes['boxes_0'])} true faces" in text, text
     assert re.search(rf"{count} scenes, {faces} faces: \d+ found at IoU >= 0.5, \d+ false detections", text), text
     assert re.search(rf"{8 * count} frames in [\d.]+ s: [\d.]+ frames/s end to end \(preprocess", text), text
 
