@@ -58,6 +58,7 @@ def load_qonnx(path: str | Path):
         raise UnsupportedModelError(f"input {inputs[0].name!r} must have batch size 1, not {shape[0]}",
                                     hint="export with a batch-1 example input; hwgen streams batches itself")
     check_graph(proto)
+    del proto.graph.value_info[:]  # a hand-edited input shape leaves them stale: QONNX's cleanup infers every shape again
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -102,9 +102,7 @@ def _check_opsets(proto: onnx.ModelProto) -> None:
 
 
 def _ort_version() -> str:
-    import onnxruntime as ort
-
-    return ort.__version__
+    return __import__("onnxruntime").__version__
 
 
 def _check_names(graph: onnx.GraphProto) -> None:
@@ -208,7 +206,7 @@ def _check_shapes(proto: onnx.ModelProto) -> None:
             node.Clear()
             node.CopyFrom(helper.make_node("Identity", [x], [out], name=name))
     try:
-        onnx.shape_inference.infer_shapes(probe, check_type=True, strict_mode=True, data_prop=True)
+        inferred = onnx.shape_inference.infer_shapes(probe, check_type=True, strict_mode=True, data_prop=True)
     except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
         text = str(exc)
         found = _INFERENCE.search(text)
@@ -218,6 +216,26 @@ def _check_shapes(proto: onnx.ModelProto) -> None:
         where = f"node {found['name']!r} ({found['op']})"
         raise HwgenError(f"its inputs' shapes or types do not fit: {_first_line(found['what'])}", where=where,
                          hint=_shape_hint(proto, node)) from None
+    _check_reshapes(proto, inferred)
+
+
+def _check_reshapes(proto: onnx.ModelProto, inferred: onnx.ModelProto) -> None:
+    """A Reshape to a constant shape keeps the element count (ONNX's shape inference does not check it)."""
+    graph = inferred.graph
+    shapes = {v.name: [d.dim_value if d.HasField("dim_value") else None for d in v.type.tensor_type.shape.dim]
+              for v in [*graph.input, *graph.value_info, *graph.output] if v.type.tensor_type.HasField("shape")}
+    stored = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    for node in proto.graph.node:
+        if node.op_type != "Reshape" or len(node.input) < 2 or node.input[1] not in stored or node.input[0] not in shapes:
+            continue
+        source, target = shapes[node.input[0]], [int(v) for v in np.asarray(stored[node.input[1]]).reshape(-1)]
+        if None in source:
+            continue
+        target = [source[i] if v == 0 and i < len(source) else v for i, v in enumerate(target)]
+        count, known = int(np.prod(source)), int(np.prod([v for v in target if v != -1]))
+        if (-1 not in target and known != count) or (-1 in target and (known == 0 or count % known)):
+            raise HwgenError(f"it reshapes a tensor of shape {tuple(source)} ({count} values) to {tuple(target)}",
+                             where=_where(node), hint=_shape_hint(proto, node))
 
 
 def _shape_hint(proto: onnx.ModelProto, node) -> str:
@@ -226,16 +244,17 @@ def _shape_hint(proto: onnx.ModelProto, node) -> str:
     stored = _stored_inputs(proto.graph, node) if node is not None else []
     values = ", ".join(f"{name!r} {shape}" for name, shape in stored)
     if node is not None and _fed_by_input(proto.graph, node):
-        return (f"the model input {inp.name!r} is declared with shape {dims}"
-                + (f" and this layer's stored values are {values}" if values else "")
-                + ": they must fit each other (export with an example input of the shape the model was trained on)")
+        fit = f" and this layer's stored values are {values}: they must fit each other" if values else ": it must fit this layer"
+        return (f"the model input {inp.name!r} is declared with shape {dims}{fit} "
+                f"(export with an example input of the shape the model was trained on)")
     return (f"its stored values are {values}; " if values else "") + \
         f"check the shapes and element types of its stored values and attributes; {EXPORT}"
 
 
 def _stored_inputs(graph: onnx.GraphProto, node) -> list[tuple[str, tuple]]:
     """The initializers `node` reads, directly or through a quantizer: (name, shape)."""
-    shapes = {t.name: tuple(t.dims) for t in graph.initializer}
+    floats = (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16)
+    shapes = {t.name: tuple(t.dims) for t in graph.initializer if t.data_type in floats}  # not a Reshape's shape
     producer = {name: n for n in graph.node for name in n.output if name}
     found = []
     for name in node.input:
@@ -281,10 +300,14 @@ def check_values(model) -> None:
                              where=_where(users[0]) if users else f"tensor {init.name!r}",
                              hint="every weight, bias and parameter must be a finite number; " + EXPORT)
     for node in graph.node:
+        for a in node.attribute:
+            value = helper.get_attribute_value(a) if a.type in (onnx.AttributeProto.FLOAT, onnx.AttributeProto.FLOATS) else 0.0
+            if not np.all(np.isfinite(value)):
+                raise HwgenError(f"attribute {a.name} must be finite, not {value!r}", where=_where(node), hint=EXPORT)
         if node.op_type == "BatchNormalization" and len(node.input) == 5:
             var = _const(model, node, 4, "the variance")
             eps = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "epsilon"), 1e-5)
-            if np.any(var + eps <= 0):
+            if not np.all(var + eps > 0):
                 raise HwgenError(f"the variance plus epsilon must be positive, found {float(np.min(var + eps))!r}", where=_where(node),
                                  hint="a batch norm's running variance is never negative; " + EXPORT)
 
@@ -298,7 +321,8 @@ def _check_quantizer(model, node) -> None:
     if scale.size == 0 or not np.all(np.isfinite(scale)) or np.any(scale <= 0):
         raise UnsupportedModelError(f"the scale must be finite and positive, not {_show(scale)}", where=_where(node),
                                     hint="a quantizer's scale is a positive number (per tensor or per channel); " + EXPORT)
-    x_shape = model.get_tensor_shape(node.input[0])
+    stored = model.get_initializer(node.input[0])
+    x_shape = np.shape(stored) if stored is not None else model.get_tensor_shape(node.input[0])
     if x_shape is not None and not _broadcasts(scale.shape, x_shape):
         raise UnsupportedModelError(f"the scale's shape {scale.shape} does not apply to the input's shape {tuple(x_shape)}",
                                     where=_where(node), hint="a scale is one value, or one per channel shaped like Brevitas exports it")
@@ -315,6 +339,9 @@ def _check_quantizer(model, node) -> None:
     widths = (3, 4) if node.op_type == "Trunc" else (3,)
     bits = [_bit_width(model, node, i) for i in widths]
     zero = _const(model, node, 2, "the zero point")
+    if x_shape is not None and not _broadcasts(zero.shape, x_shape):
+        raise UnsupportedModelError(f"the zero point's shape {zero.shape} does not apply to the input's shape {tuple(x_shape)}",
+                                    where=_where(node), hint="a zero point is one value, or one per channel like the scale")
     signed, narrow = bool(attrs.get("signed", 1)), bool(attrs.get("narrow", 0))
     lo, hi = int_range(bits[0], signed, narrow) if node.op_type == "Quant" else (-(1 << 62), 1 << 62)
     if not np.all(np.isfinite(zero)) or np.any(zero != np.round(zero)) or np.any(zero < lo) or np.any(zero > hi):
@@ -337,8 +364,9 @@ def _const(model, node, i: int, what: str) -> np.ndarray:
         raise UnsupportedModelError(f"{what} (input {i}, {node.input[i]!r}) must be a stored constant, not a computed tensor",
                                     where=_where(node), hint=EXPORT)
     value = np.asarray(value)
-    if value.dtype.kind not in "biuf":
-        raise HwgenError(f"{what} (input {i}) holds {value.dtype} data, not numbers", where=_where(node), hint=EXPORT)
+    if value.dtype.kind != "f":  # QONNX computes in the parameter's type: 2 ** bits - 1 overflows in uint8
+        raise HwgenError(f"{what} (input {i}, {node.input[i]!r}) is stored as {value.dtype}, not as floating point",
+                         where=_where(node), hint="store it as float32, as Brevitas exports it")
     return value.astype(np.float64)
 
 

@@ -246,3 +246,65 @@ def test_negative_variance(exported, tmp_path):
         set_init(proto, bn.input[4], -np.ones(12))
 
     refused(exported, tmp_path, edit, r"\(BatchNormalization\): the variance plus epsilon must be positive")
+
+
+# -- found by tests/robustness (InternalErrors in the lowering before) --------------------------------
+def test_attribute_not_finite(exported, tmp_path):
+    def edit(proto):
+        bn = next(n for n in proto.graph.node if n.op_type == "BatchNormalization")
+        next(a for a in bn.attribute if a.name == "epsilon").f = np.nan
+
+    refused(exported, tmp_path, edit, r"\(BatchNormalization\): attribute epsilon must be finite, not nan")
+
+
+def test_weight_zero_point_of_another_shape(exported, tmp_path):
+    """Weights (12, 10) and a zero point of 3 values: no broadcast (a ValueError in the lowering before)."""
+    def edit(proto):
+        node = weight_quant(proto)
+        proto.graph.initializer.append(numpy_helper.from_array(np.zeros(3, np.float32), "odd_zero"))
+        node.input[2] = "odd_zero"
+
+    refused(exported, tmp_path, edit, r"\(Quant\): the zero point's shape \(3,\) does not apply to the input's shape \(12, 10\)",
+            UnsupportedModelError)
+
+
+def test_reshape_of_another_count(tmp_path):
+    """The bundled digits MLP reshapes its (1, 1, 8, 8) input to (1, 64): a (1, 1, 13, 8) input cannot be (ONNX's shape
+    inference lets it through; the driver's packing raised a ValueError in the verification step before)."""
+    from hwgen.resources import default_model
+
+    def edit(proto):
+        proto.graph.input[0].type.tensor_type.shape.dim[2].dim_value = 13
+
+    path = edited(default_model(), tmp_path, edit)
+    with pytest.raises(HwgenError, match=r"\(Reshape\): it reshapes a tensor of shape \(1, 1, 13, 8\) \(104 values\) to \(1, 64\)\n"
+                                         r"  hint: the model input 'x' is declared with shape \(1, 1, 13, 8\): it must fit this layer"):
+        load_qonnx(path)
+
+
+@pytest.mark.parametrize("out_bits,match", [(4, r"\(Trunc\): the scale must be finite and positive, not -1\.0"),
+                                            (40, r"\(Trunc\): the bit width must be one integer in 1\.\.32, not 40\.0")])
+def test_trunc_parameters(exported, tmp_path, out_bits, match):
+    """QONNX's Trunc (x, scale, zero point, input bit width, output bit width): checked like a Quant, before check_supported
+    says hwgen does not map it."""
+    def edit(proto):
+        node = quant_nodes(proto)[0]
+        node.op_type = "Trunc"
+        del node.attribute[:]
+        proto.graph.initializer.extend([numpy_helper.from_array(np.float32(-1.0 if out_bits == 4 else 1.0), "t_scale"),
+                                        numpy_helper.from_array(np.float32(out_bits), "t_out")])
+        node.input[1] = "t_scale"
+        node.input.append("t_out")
+
+    refused(exported, tmp_path, edit, match, UnsupportedModelError)
+
+
+def test_bit_width_stored_as_integer(exported, tmp_path):
+    """QONNX computes a quantizer in its parameters' types: with a uint8 bit width its signed range overflows (the
+    build failed in verification before, the accelerator differing from QONNX's nonsense)."""
+    def edit(proto):
+        node = weight_quant(proto)
+        proto.graph.initializer.append(numpy_helper.from_array(np.uint8(2), "int_bits"))
+        node.input[3] = "int_bits"
+
+    refused(exported, tmp_path, edit, r"\(Quant\): the bit width \(input 3, '\w+'\) is stored as uint8, not as floating point")

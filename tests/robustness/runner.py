@@ -3,7 +3,8 @@ signal death (a crash in the C-sim library, the runtime, numpy) is seen and coun
 
 Each case ends in one outcome: "built" (hwgen.json complete, deploy/accelerator.json present, verification
 passed), "error: <HwgenError class> at <step>" (hwgen.json failed, no accelerator.json), or a failure:
-"internal" (an InternalError: an exception hwgen did not expect), "other" (any other exception or a
+"internal" (an InternalError: an exception hwgen did not expect), "mismatch" (the verification found the
+C simulation differing from the reference or from QONNX: a wrong accelerator, not a bad model), "other" (any other exception or a
 traceback on stderr), "half-written" (the build folder disagrees with the outcome), "hang", "signal".
 """
 
@@ -15,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-FAILURES = ("internal", "other", "half-written", "hang", "signal")
+FAILURES = ("internal", "mismatch", "other", "half-written", "hang", "signal")
 
 
 def build_case(model: str, out: str, cli: bool) -> tuple[str, str]:
@@ -27,6 +28,8 @@ def build_case(model: str, out: str, cli: bool) -> tuple[str, str]:
         if "Traceback" in text:
             return "other", text[-2000:]
         outcome = {0: "built", 2: "error", 3: "internal"}.get(run.returncode, f"other (exit {run.returncode})")
+        if outcome == "error" and "bug in hwgen" in text:
+            return "mismatch", text[-2000:]
         if outcome == "error":
             outcome += f": {_error_class(out)}"
         return _check_folder(out, outcome), text.splitlines()[-1] if text else ""
@@ -38,6 +41,8 @@ def build_case(model: str, out: str, cli: bool) -> tuple[str, str]:
     except InternalError as exc:
         return "internal", str(exc)
     except HwgenError as exc:
+        if exc.where == "verification" and "bug in hwgen" in (exc.hint or ""):  # the accelerator computes something else
+            return "mismatch", str(exc)
         return _check_folder(out, f"error: {type(exc).__name__} at {_step(out)}"), str(exc)
     except Exception as exc:  # what the fuzz test exists to find
         import traceback

@@ -15,7 +15,7 @@ small as a failing input gets, so hypothesis's shrinking has little to shrink an
 builds of seconds each while trying; the closing numbers need the same count of cases per
 mutation kind, which a round-robin over the kinds gives directly; and a failure is reproduced by
 its case id alone (seed model, kind, seed: `mutate_case`) with no example database to keep. The
-default run is a fixed handful of cases per kind on the small MLP (most fail at load in well under
+default run is one case per kind on the small MLP (most fail at load in well under
 a second; those that build mostly reuse the C-sim compile cache, HWGEN_CACHE_DIR); the wide sweep
 (`-m slow`) runs SWEEP cases over all three seed models and writes a summary per kind.
 """
@@ -96,8 +96,8 @@ def small_mlp(tmp_path_factory):
 
 
 def test_fuzz_quick(small_mlp, tmp_path):
-    """Two cases per kind on the small MLP, one kind's first case through the command line."""
-    cases = [("mlp", kind, seed, kind == "shuffle" and seed == 0) for kind in MUTATIONS for seed in (0, 1)]
+    """One case per kind on the small MLP, the shuffled one through the command line."""
+    cases = [("mlp", kind, 0, kind == "shuffle") for kind in MUTATIONS]
     counts, bad = sweep({"mlp": small_mlp}, cases, tmp_path)
     print(summary(counts))
     assert not bad, "\n".join(bad)
