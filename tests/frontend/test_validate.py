@@ -308,3 +308,20 @@ def test_bit_width_stored_as_integer(exported, tmp_path):
         node.input[3] = "int_bits"
 
     refused(exported, tmp_path, edit, r"\(Quant\): the bit width \(input 3, '\w+'\) is stored as uint8, not as floating point")
+
+
+def test_input_of_three_dimensions(tmp_path):
+    """The digits MLP with its (1, 1, 8, 8) input declared (1, 8, 8): the export's stale shapes of the tensors after the
+    input made the lowering stream it channels-last (a ValueError at verify before); now the shapes are inferred from
+    the declared input, and the lowering refuses a 3-D stream, which would have been flattened in the wrong order."""
+    from hwgen.lower import lower
+    from hwgen.resources import default_model
+
+    def edit(proto):
+        del proto.graph.input[0].type.tensor_type.shape.dim[1]
+
+    model = load_qonnx(edited(default_model(), tmp_path, edit))
+    assert model.get_tensor_shape(model.graph.node[0].output[0]) == [1, 8, 8]
+    with pytest.raises(UnsupportedModelError, match=r"node 'Quant_0' \(Quant\): the quantized input has shape \(1, 8, 8\): "
+                                                    r"hwgen streams \(1, features\) vectors and \(1, C, H, W\) feature maps"):
+        lower(model)
