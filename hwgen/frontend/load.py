@@ -9,7 +9,8 @@ import numpy as np
 import onnx
 
 from hwgen.errors import HwgenError, UnsupportedModelError
-from hwgen.frontend.validate import check_graph, check_values
+from hwgen.frontend.validate import check_graph
+from hwgen.frontend.values import check_values
 
 
 def load_qonnx(path: str | Path):

@@ -325,3 +325,16 @@ def test_input_of_three_dimensions(tmp_path):
     with pytest.raises(UnsupportedModelError, match=r"node 'Quant_0' \(Quant\): the quantized input has shape \(1, 8, 8\): "
                                                     r"hwgen streams \(1, features\) vectors and \(1, C, H, W\) feature maps"):
         lower(model)
+
+
+def test_gemm_bias_of_another_shape(tmp_path):
+    """The digits MLP's last bias cut to 9 of its 10 values (ONNX's inference leaves a Gemm's C unchecked: a ValueError
+    in the lowering before)."""
+    from hwgen.resources import default_model
+
+    def edit(proto):
+        gemm = [n for n in proto.graph.node if n.op_type == "Gemm"][-1]
+        set_init(proto, gemm.input[2], numpy_helper.to_array(next(t for t in proto.graph.initializer if t.name == gemm.input[2]))[:-1])
+
+    with pytest.raises(HwgenError, match=r"\(Gemm\): its bias '[\w.]+' of shape \(9,\) does not broadcast to its output's shape \(1, 10\)"):
+        load_qonnx(edited(default_model(), tmp_path, edit))
