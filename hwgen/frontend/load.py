@@ -9,6 +9,8 @@ import numpy as np
 import onnx
 
 from hwgen.errors import HwgenError, UnsupportedModelError
+from hwgen.frontend.validate import check_graph
+from hwgen.frontend.values import check_values
 
 
 def load_qonnx(path: str | Path):
@@ -17,7 +19,9 @@ def load_qonnx(path: str | Path):
     Returns a qonnx ModelWrapper with: no initializers listed as graph inputs, shapes inferred,
     constants folded except quantizers (so weights stay Quant(initializer) nodes), unique node
     names, and none of the exporter's notes (strip_metadata). Raises HwgenError for anything that
-    is not a loadable, batch-1 ONNX model.
+    is not a loadable, batch-1 ONNX model, or that hwgen.frontend.validate refuses: the graph's
+    structure, opsets and shapes before the cleanup, the quantizers' parameters and the stored
+    values after it.
     """
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.cleanup import cleanup_model
@@ -40,7 +44,8 @@ def load_qonnx(path: str | Path):
         raise UnsupportedModelError(
             f"the model must have exactly one input without a stored value, found {len(inputs)}: "
             f"{', '.join(i.name for i in inputs) or 'none'}",
-            hint="hwgen accelerates single-input networks",
+            hint="hwgen accelerates single-input networks; an input that should be a stored value (weights, a scale, a bit "
+                 "width) has lost it: export the model again with brevitas.export.export_qonnx",
         )
     if len(proto.graph.output) != 1:
         raise UnsupportedModelError(f"the model must have exactly one output, found {len(proto.graph.output)}")
@@ -53,6 +58,8 @@ def load_qonnx(path: str | Path):
     if shape[0] != 1:
         raise UnsupportedModelError(f"input {inputs[0].name!r} must have batch size 1, not {shape[0]}",
                                     hint="export with a batch-1 example input; hwgen streams batches itself")
+    check_graph(proto)
+    del proto.graph.value_info[:]  # a hand-edited input shape leaves them stale: QONNX's cleanup infers every shape again
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -60,6 +67,7 @@ def load_qonnx(path: str | Path):
     except Exception as exc:
         raise HwgenError(f"QONNX could not clean up {path} ({type(exc).__name__}: {_first_line(exc)})",
                          hint="check that the model runs with qonnx's execute_onnx") from None
+    check_values(model)
     return model
 
 

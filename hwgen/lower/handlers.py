@@ -67,6 +67,7 @@ def quantize_input(walk: Walk, node, x: FloatInput, q: dict) -> Signal:
     bipolar = (lo, hi) == (-1, 1) and (q["op"] == "bipolar_quant" or q["bits"] == 1)
     dtype = DataType.bipolar() if bipolar else DataType.smallest(lo, hi)
     shape = walk.shape(node.output[0])
+    _streamable(node, shape)
     walk.host_input = HostInput(shape=walk.shape(walk.model.graph.input[0].name), quant=q, dtype=dtype,
                                 elems=int(np.prod(shape[1:])), layout="nhwc" if len(shape) == 4 else "flat", pre_ops=x.ops)
     if x.ops:
@@ -84,11 +85,22 @@ def integer_input(walk: Walk, name: str, datatype) -> Signal:
     bipolar = datatype.name == "BIPOLAR"
     dtype = DataType.bipolar() if bipolar else DataType.smallest(lo, hi)
     shape = walk.shape(name)
+    _streamable(f"input {name!r}", shape)
     q = IntegerOp(op="integer", datatype=datatype.name, min=lo, max=hi, bipolar=bipolar, scale=1.0, zero_point=0.0)
     walk.host_input = HostInput(shape=shape, quant=q, dtype=dtype, elems=int(np.prod(shape[1:])),
                                 layout="nhwc" if len(shape) == 4 else "flat")
     walk.notes.append(f"input {name!r}: annotated {datatype.name}, no quantizer: its values stream as {dtype} levels")
     return Signal(shape=shape, source="input", dtype=dtype, lo=np.asarray(lo), hi=np.asarray(hi), ops=(affine(1.0, 0.0),))
+
+
+def _streamable(node, shape) -> None:
+    """The accelerator streams (1, features) vectors and (1, C, H, W) feature maps (channels last); other ranks have no
+    stream order the layers agree on."""
+    if len(shape) not in (2, 4):
+        raise UnsupportedModelError(f"the quantized input has shape {tuple(shape)}: hwgen streams (1, features) vectors and "
+                                    f"(1, C, H, W) feature maps", where=node if isinstance(node, str) else _where(node),
+                                    hint="declare the model input as (1, features) or (1, C, H, W), or reshape it to one of "
+                                         "these before the input quantizer")
 
 
 def quantize_signal(walk: Walk, node, x: Signal, q: dict) -> Signal:

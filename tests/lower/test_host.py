@@ -132,7 +132,9 @@ def test_both_operands_computed_before_the_quantizer(tmp_path):
 
 
 def test_reshape_changing_the_batch_axis(tmp_path):
-    model = qonnx_model(tmp_path, pre=[("Reshape", ["shape"], {})], inits={"shape": np.int64([2, F // 2])})
+    # (weights of F // 2 rows: the MatMul then fits the reshaped (2, F // 2), as the load step's shape check requires)
+    w = np.random.default_rng(0).uniform(-1, 1, size=(F // 2, OUT)).astype(np.float32)
+    model = qonnx_model(tmp_path, pre=[("Reshape", ["shape"], {})], inits={"shape": np.int64([2, F // 2]), "w": w})
     with pytest.raises(UnsupportedModelError,
                        match=r"node 'Reshape_0' \(Reshape\): reshape of \(1, 12\) to \(2, 6\) changes the batch axis"):
         lower(model)
